@@ -1,0 +1,82 @@
+# ptychat: one terminal window per TCP client.
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANPREFIX ?= $(PREFIX)/share/man
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+
+# Required flags, kept apart from the user's CFLAGS.
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
+	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wcast-qual \
+	-Wwrite-strings -Wnull-dereference
+PTY_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARNINGS)
+PTY_LDLIBS = -lutil -pthread
+
+# Objects go to $(O); binaries to $(OUT).  The sanitizer builds set both.
+O ?= build
+OUT ?= .
+
+COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
+SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c \
+	$(COMMON_SRC)
+CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
+UNIT_TESTS = test_sanitize test_termcmd test_net
+
+SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
+CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
+UNIT_BIN = $(UNIT_TESTS:%=$(O)/%)
+STANDIN = $(O)/standin-term
+
+all: $(OUT)/ptychatd $(OUT)/ptychat
+
+$(O)/%.o: src/%.c src/ptychat.h
+	@mkdir -p $(O)
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(OUT)/ptychatd: $(SERVER_OBJ)
+	@mkdir -p $(OUT)
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SERVER_OBJ) $(PTY_LDLIBS)
+
+$(OUT)/ptychat: $(CLIENT_OBJ)
+	@mkdir -p $(OUT)
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(PTY_LDLIBS)
+
+$(O)/test_sanitize: tests/unit/test_sanitize.c tests/unit/tap.h $(O)/sanitize.o
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/sanitize.o
+
+$(O)/test_termcmd: tests/unit/test_termcmd.c tests/unit/tap.h $(O)/termcmd.o
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/termcmd.o
+
+$(O)/test_net: tests/unit/test_net.c tests/unit/tap.h $(O)/net.o
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/net.o
+
+$(STANDIN): tests/standin-term.c
+	@mkdir -p $(O)
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# Starts the server with its defaults: port 6666, an xterm per client.
+run: all
+	$(OUT)/ptychatd
+
+# PTYCHAT_REQUIRE_X=1 turns a missing Xvfb, xterm or xdotool into a failure.
+check: all $(UNIT_BIN) $(STANDIN)
+	PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
+	    prove --exec '' $(UNIT_BIN) tests/*.t
+
+install: all
+	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
+	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(DESTDIR)$(BINDIR)/
+	install -m 644 man/ptychatd.1 man/ptychat.1 $(DESTDIR)$(MANPREFIX)/man1/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ptychatd $(DESTDIR)$(BINDIR)/ptychat
+	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychatd.1
+	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychat.1
+
+clean:
+	rm -rf build ptychatd ptychat
+
+.PHONY: all run check install uninstall clean

@@ -1,0 +1,68 @@
+/*
+ * Log lines on standard error, one line per call, safe from any thread.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ptychat.h"
+
+/* The program name that starts every line. */
+static const char *log_prog = "ptychat";
+
+/* -1 for --quiet, 0 by default, 1 for --verbose. */
+static int log_level;
+
+void
+log_init(const char *prog, int level)
+{
+	log_prog = prog;
+	log_level = level;
+}
+
+static void
+log_line(const char *fmt, va_list ap)
+{
+	char line[1024];
+	int n;
+
+	/* One fputs of a whole line keeps lines from threads apart. */
+	n = snprintf(line, sizeof line, "%s: ", log_prog);
+	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	strcat(line, "\n");
+	fputs(line, stderr);
+}
+
+void
+log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_line(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_level < 0)
+		return;
+	va_start(ap, fmt);
+	log_line(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_level < 1)
+		return;
+	va_start(ap, fmt);
+	log_line(fmt, ap);
+	va_end(ap);
+}

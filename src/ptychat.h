@@ -1,0 +1,108 @@
+/*
+ * ptychat: one terminal window per TCP client.
+ *
+ * The internal header.  Prototypes are grouped by the file that defines
+ * them; everything not listed here is static to its file.
+ */
+#ifndef PTYCHAT_H
+#define PTYCHAT_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define PTYCHAT_VERSION		"0.1.0"
+#define PTYCHAT_DEFAULT_PORT	"6666"
+
+/* log.c */
+void	 log_init(const char *, int);
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* io.c */
+int	 io_cloexec(int);
+int	 io_nonblock(int);
+int	 io_write_all(int, const void *, size_t);
+int	 io_send_all(int, const void *, size_t);
+int	 io_write_until(int, const void *, size_t, int);
+int	 io_send_until(int, const void *, size_t, int);
+
+/* sanitize.c */
+/*
+ * Worst case: every input byte becomes "\xNN", plus what was held back
+ * from the previous call (an unfinished UTF-8 sequence or a \r).
+ */
+#define SANITIZE_OUT_MAX(n)	((n) * 4 + 16)
+
+struct sanitizer {
+	unsigned char	 seq[4];	/* an unfinished UTF-8 sequence */
+	size_t		 seqlen;	/* bytes of it seen so far */
+	size_t		 seqneed;	/* bytes it will have in all */
+	int		 held_cr;	/* a \r waits to see if \n follows */
+};
+
+void	 sanitize_init(struct sanitizer *);
+size_t	 sanitize_feed(struct sanitizer *, const void *, size_t, char *);
+size_t	 sanitize_finish(struct sanitizer *, char *);
+
+/* net.c */
+#define PEER_HOST_MAX	INET6_ADDRSTRLEN
+#define PEER_LABEL_MAX	(INET6_ADDRSTRLEN + 16)
+
+struct peer {
+	char		 host[PEER_HOST_MAX];	/* 192.0.2.1 or 2001:db8::1 */
+	char		 port[8];		/* decimal */
+	char		 label[PEER_LABEL_MAX];	/* 192.0.2.1:80, [2001:db8::1]:80 */
+};
+
+void	 peer_from_sockaddr(struct peer *, const struct sockaddr *);
+int	 net_listen(const char *, const char *, int, struct peer *, char *,
+	    size_t);
+int	 net_connect(const char *, const char *, int, char *, size_t);
+void	 net_refuse(int, const char *);
+
+/* termcmd.c */
+char	**termcmd_split(const char *);
+int	 termcmd_check(char *const *, char *, size_t);
+char	*termcmd_expand(const char *, unsigned long, const struct peer *);
+char	**termcmd_argv(char *const *, unsigned long, const struct peer *,
+	    const char *, int);
+void	 termcmd_free(char **);
+
+/* session.c */
+#define SESSION_NO_WINDOW	"ptychatd: no operator window is available\n"
+
+struct server_config {
+	char		**terminal;	/* the -t words, not yet expanded */
+	int		 stopfd;	/* readable once the server stops */
+};
+
+struct session {
+	const struct server_config *config;
+	unsigned long	 number;	/* from 1, in order of arrival */
+	struct peer	 peer;
+	int		 sock;		/* the client's connection */
+	int		 slave;		/* the pty slave; the window has the master */
+	atomic_int	 refs;		/* relay threads still running */
+	atomic_int	 window_closed;	/* the operator closed the window */
+	atomic_int	 client_eof;	/* the client will send no more */
+	atomic_int	 client_gone;	/* the client takes no more either */
+};
+
+int	 session_open(const struct server_config *, int, const struct peer *,
+	    unsigned long, pid_t *);
+void	 session_say(struct session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 session_release(struct session *);
+int	 session_wait_all(int);
+unsigned long session_count(void);
+
+/* relay.c */
+void	*relay_socket_to_window(void *);
+void	 relay_window_to_socket(struct session *);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * ptychatd: listens on a TCP port and gives every client a terminal
+ * window of its own, so one operator can talk to many clients at once.
+ *
+ * This file holds main: options, the listening socket, signals, the
+ * accept loop, reaping of window processes, and shutdown.
+ */
+#include <sys/types.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptychat.h"
+
+/* How long shutdown waits for sessions, then for windows, in ms. */
+#define STOP_SESSIONS_MS	1000
+#define STOP_WINDOWS_MS		700
+
+/* A window process and the session it belongs to. */
+struct child {
+	pid_t		 pid;
+	unsigned long	 number;
+};
+
+/* Window processes not yet reaped; only the main thread touches these. */
+static struct child *children;
+static size_t nchildren, children_room;
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fprintf(f,
+"usage: ptychatd [-46hqVv] [-b address] [-p port] [-t command]\n");
+	if (status != 0) {
+		fprintf(f, "Try 'ptychatd --help' for more information.\n");
+		exit(status);
+	}
+	fprintf(f,
+"\n"
+"Listen for TCP clients and open a terminal window for each one.\n"
+"Type in a client's window to answer that client only.\n"
+"\n"
+"  -4, --ipv4             listen on IPv4 only\n"
+"  -6, --ipv6             listen on IPv6 only\n"
+"  -b, --bind ADDRESS     address to listen on (default: all interfaces)\n"
+"  -p, --port N           TCP port (default: " PTYCHAT_DEFAULT_PORT
+"; 0 picks a free one)\n"
+"  -t, --terminal CMD     terminal program and arguments (default: xterm);\n"
+"                         %%n session number, %%a client address,\n"
+"                         %%p client port, %%%% a percent sign\n"
+"  -q, --quiet            log errors only\n"
+"  -v, --verbose          log more detail\n"
+"  -h, --help             show this help and exit\n"
+"  -V, --version          show the version and exit\n"
+"\n"
+"Close a client's window to hang up on it. SIGINT or SIGTERM stops the\n"
+"server and closes every session.\n");
+	exit(0);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "ptychatd: %s\n", line);
+	usage(2);
+}
+
+/* Returns 1 when name can be run: it has a slash, or is found in PATH. */
+static int
+program_exists(const char *name)
+{
+	char path[PATH_MAX];
+	const char *dirs, *end;
+	size_t len;
+
+	if (strchr(name, '/') != NULL)
+		return access(name, X_OK) == 0;
+	if ((dirs = getenv("PATH")) == NULL)
+		dirs = "/usr/bin:/bin";
+	for (; *dirs != '\0'; dirs = *end ? end + 1 : end) {
+		end = strchr(dirs, ':');
+		if (end == NULL)
+			end = dirs + strlen(dirs);
+		len = (size_t)(end - dirs);
+		if (len == 0)
+			snprintf(path, sizeof path, "./%s", name);
+		else
+			snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs,
+			    name);
+		if (access(path, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+children_add(pid_t pid, unsigned long number)
+{
+	struct child *grown;
+
+	if (nchildren == children_room) {
+		children_room = children_room ? children_room * 2 : 16;
+		grown = realloc(children, children_room * sizeof *children);
+		if (grown == NULL) {
+			/* Still reaped by waitpid(-1); only the log is poorer. */
+			children_room = nchildren;
+			return;
+		}
+		children = grown;
+	}
+	children[nchildren].pid = pid;
+	children[nchildren].number = number;
+	nchildren++;
+}
+
+/* Reaps every child that has exited, without blocking. */
+static void
+children_reap(void)
+{
+	unsigned long number;
+	size_t i;
+	pid_t pid;
+	int status, saved = errno;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		number = 0;
+		for (i = 0; i < nchildren; i++) {
+			if (children[i].pid == pid) {
+				number = children[i].number;
+				children[i] = children[--nchildren];
+				break;
+			}
+		}
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			log_debug("session %lu: terminal exited", number);
+		else if (WIFEXITED(status))
+			log_info("session %lu: terminal exited with status %d",
+			    number, WEXITSTATUS(status));
+		else if (WIFSIGNALED(status))
+			log_info("session %lu: terminal killed by signal %d",
+			    number, WTERMSIG(status));
+	}
+	errno = saved;
+}
+
+/* Sends sig to every window's process group (each leads its own). */
+static void
+children_signal(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < nchildren; i++)
+		(void)kill(-children[i].pid, sig);
+}
+
+/* Reaps children for up to ms milliseconds; returns when none is left. */
+static void
+children_wait(int sigfd, int ms)
+{
+	struct signalfd_siginfo si;
+	struct timespec start, now;
+	struct pollfd pfd;
+	int elapsed = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pfd.fd = sigfd;
+	pfd.events = POLLIN;
+	for (children_reap(); nchildren > 0 && elapsed < ms; children_reap()) {
+		if (poll(&pfd, 1, ms - elapsed) > 0)
+			(void)read(sigfd, &si, sizeof si);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		elapsed = (int)((now.tv_sec - start.tv_sec) * 1000 +
+		    (now.tv_nsec - start.tv_nsec) / 1000000);
+	}
+}
+
+/* Warns at start-up about what will keep every window from opening. */
+static void
+check_environment(char *const *terminal)
+{
+	if (!program_exists(terminal[0]))
+		log_error("warning: terminal program '%s' not found; clients "
+		    "will be turned away until it is installed", terminal[0]);
+	if (getenv("DISPLAY") == NULL || *getenv("DISPLAY") == '\0')
+		log_error("warning: DISPLAY is not set, so windows cannot "
+		    "open; run ptychatd from a desktop session");
+}
+
+/* Accepts one client and opens its session. */
+static void
+accept_client(int lfd, const struct server_config *config,
+    unsigned long *number)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof ss;
+	struct peer peer;
+	pid_t pid;
+	int fd;
+
+	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+	if (fd == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			log_error("accept: %s", strerror(errno));
+			/* The backlog keeps the client; try again soon. */
+			poll(NULL, 0, 100);
+		} else if (errno != EINTR && errno != EAGAIN &&
+		    errno != ECONNABORTED)
+			log_error("accept: %s", strerror(errno));
+		return;
+	}
+	peer_from_sockaddr(&peer, (struct sockaddr *)&ss);
+	++*number;
+	log_info("session %lu %s: connected", *number, peer.label);
+	session_open(config, fd, &peer, *number, &pid);
+	if (pid != -1)
+		children_add(pid, *number);
+}
+
+/* Closes every session, reaps every window, and returns. */
+static void
+stop_server(int lfd, int sigfd, int stop_write)
+{
+	unsigned long left;
+
+	close(lfd);
+	if ((left = session_count()) > 0)
+		log_info("stopping: closing %lu session%s", left,
+		    left == 1 ? "" : "s");
+	/* The stop pipe wakes every relay thread at once. */
+	(void)write(stop_write, "", 1);
+	if (session_wait_all(STOP_SESSIONS_MS) == -1)
+		log_error("stopping: %lu sessions did not end in time",
+		    session_count());
+	/* Without their slaves, windows exit; hurry up those that don't. */
+	children_wait(sigfd, STOP_WINDOWS_MS);
+	if (nchildren > 0) {
+		children_signal(SIGTERM);
+		children_wait(sigfd, STOP_WINDOWS_MS);
+	}
+	if (nchildren > 0) {
+		children_signal(SIGKILL);
+		children_wait(sigfd, STOP_WINDOWS_MS);
+	}
+	log_info("stopped");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "ipv4",	no_argument,		NULL, '4' },
+		{ "ipv6",	no_argument,		NULL, '6' },
+		{ "bind",	required_argument,	NULL, 'b' },
+		{ "port",	required_argument,	NULL, 'p' },
+		{ "terminal",	required_argument,	NULL, 't' },
+		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct server_config config;
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	struct peer bound;
+	sigset_t sigs;
+	char err[512], *end, **terminal;
+	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
+	const char *terminal_cmd = "xterm";
+	unsigned long number = 0;
+	long portnum;
+	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd, stop[2];
+	int v4 = 0, v6 = 0;
+
+	while ((ch = getopt_long(argc, argv, "46b:p:t:qvhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			v4 = 1;
+			break;
+		case '6':
+			v6 = 1;
+			break;
+		case 'b':
+			bind_host = optarg;
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		case 't':
+			terminal_cmd = optarg;
+			break;
+		case 'q':
+			level = -1;
+			break;
+		case 'v':
+			level = 1;
+			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("ptychatd %s\n", PTYCHAT_VERSION);
+			return 0;
+		default:
+			usage(2);
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (v4 && v6)
+		usage_error("-4 and -6 cannot be used together");
+	family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
+	errno = 0;
+	portnum = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || errno != 0 || portnum < 0 ||
+	    portnum > 65535)
+		usage_error("invalid port '%s': use a number from 0 to 65535",
+		    port);
+	if (bind_host != NULL && *bind_host == '\0')
+		usage_error("the bind address is empty");
+	if ((terminal = termcmd_split(terminal_cmd)) == NULL) {
+		fprintf(stderr, "ptychatd: out of memory\n");
+		return 1;
+	}
+	if (termcmd_check(terminal, err, sizeof err) == -1)
+		usage_error("%s", err);
+	log_init("ptychatd", level);
+
+	/*
+	 * Signals arrive through a signalfd read by this thread only, so
+	 * they are blocked before any other thread exists.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGCHLD);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+	    (sigfd = signalfd(-1, &sigs, SFD_CLOEXEC)) == -1) {
+		log_error("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (pipe2(stop, O_CLOEXEC) == -1) {
+		log_error("pipe: %s", strerror(errno));
+		return 1;
+	}
+	config.terminal = terminal;
+	config.stopfd = stop[0];
+
+	if ((lfd = net_listen(bind_host, port, family, &bound, err,
+	    sizeof err)) == -1) {
+		log_error("%s", err);
+		return 1;
+	}
+	/* Always shown, even with -q: it tells scripts the real port. */
+	log_error("listening on %s port %s", bound.host, bound.port);
+	check_environment(terminal);
+
+	pfd[0].fd = lfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sigfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			if (read(sigfd, &si, sizeof si) != sizeof si)
+				continue;
+			if (si.ssi_signo == SIGCHLD) {
+				children_reap();
+				continue;
+			}
+			log_info("caught %s; stopping",
+			    strsignal((int)si.ssi_signo));
+			break;
+		}
+		if (pfd[0].revents & POLLIN)
+			accept_client(lfd, &config, &number);
+	}
+	stop_server(lfd, sigfd, stop[1]);
+	termcmd_free(terminal);
+	free(children);
+	return 0;
+}

@@ -1,0 +1,154 @@
+/*
+ * The two relay threads of a session.
+ *
+ * socket -> window: what the client says is sanitised and written to the
+ * pty slave, where the window shows it.
+ * window -> socket: each line the operator types in the window (the
+ * slave is in canonical mode) is sent to this client and no other.
+ *
+ * Neither thread queues: a slow window holds back its client through TCP,
+ * and a slow client holds back its window's typing.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ptychat.h"
+
+/* One recv's worth; a pty moves a few KiB at a time anyway. */
+#define RELAY_CHUNK	16384
+
+/* Tells the window, and the log, that the client is gone. */
+static void
+relay_client_gone(struct session *s, const char *why)
+{
+	if (atomic_exchange(&s->client_gone, 1))
+		return;
+	log_info("session %lu %s: client gone (%s)", s->number,
+	    s->peer.label, why);
+	session_say(s, "*** %s: the client is gone (%s). "
+	    "Close this window. ***", s->peer.label, why);
+}
+
+void *
+relay_socket_to_window(void *arg)
+{
+	struct session *s = arg;
+	struct sanitizer san;
+	struct pollfd pfd[2];
+	char *in, *out;
+	size_t outlen;
+	ssize_t n;
+
+	in = malloc(RELAY_CHUNK);
+	out = malloc(SANITIZE_OUT_MAX(RELAY_CHUNK));
+	if (in == NULL || out == NULL) {
+		session_say(s, "*** ptychat: out of memory; not reading "
+		    "from this client ***");
+		goto done;
+	}
+	sanitize_init(&san);
+	pfd[0].fd = s->sock;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = s->config->stopfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents != 0)
+			break;
+		n = recv(s->sock, in, RELAY_CHUNK, MSG_DONTWAIT);
+		if (n > 0) {
+			outlen = sanitize_feed(&san, in, (size_t)n, out);
+			if (io_write_until(s->slave, out, outlen,
+			    s->config->stopfd) == -1)
+				break;
+			continue;
+		}
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (atomic_load(&s->window_closed))
+			break;
+		outlen = sanitize_finish(&san, out);
+		(void)io_write_until(s->slave, out, outlen, s->config->stopfd);
+		if (n == 0) {
+			atomic_store(&s->client_eof, 1);
+			log_info("session %lu %s: client closed its side",
+			    s->number, s->peer.label);
+			session_say(s, "*** %s closed its side of the "
+			    "connection. What you type is still sent while it "
+			    "is accepted. ***", s->peer.label);
+		} else {
+			atomic_store(&s->client_eof, 1);
+			relay_client_gone(s, strerror(errno));
+		}
+		break;
+	}
+done:
+	free(in);
+	free(out);
+	session_release(s);
+	return NULL;
+}
+
+void
+relay_window_to_socket(struct session *s)
+{
+	struct pollfd pfd[3];
+	char buf[4096];
+	nfds_t nfds;
+	ssize_t n;
+
+	pfd[0].fd = s->slave;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = s->config->stopfd;
+	pfd[1].events = POLLIN;
+	pfd[2].fd = s->sock;
+	pfd[2].events = 0;
+	for (;;) {
+		/* A reset shows on the socket even when nobody reads it. */
+		nfds = atomic_load(&s->client_gone) ? 2 : 3;
+		if (poll(pfd, nfds, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents != 0)
+			return;
+		if (nfds == 3 && (pfd[2].revents & (POLLHUP | POLLERR)))
+			relay_client_gone(s, "connection lost");
+		if (pfd[0].revents == 0)
+			continue;
+		n = read(s->slave, buf, sizeof buf);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			break;
+		if (atomic_load(&s->client_gone)) {
+			session_say(s, "*** not sent: the client is gone ***");
+			continue;
+		}
+		if (io_send_until(s->sock, buf, (size_t)n,
+		    s->config->stopfd) == -1) {
+			if (errno == ECANCELED)
+				return;
+			relay_client_gone(s, strerror(errno));
+			session_say(s, "*** that line was not delivered ***");
+		}
+	}
+
+	/* read() gave 0 or EIO: nothing holds the master any more. */
+	atomic_store(&s->window_closed, 1);
+	log_info("session %lu %s: window closed; disconnecting", s->number,
+	    s->peer.label);
+	/* Wakes the other relay, and the client sees end of file. */
+	(void)shutdown(s->sock, SHUT_RDWR);
+}

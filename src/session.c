@@ -1,0 +1,397 @@
+/*
+ * A session: one client, one pty, one window, two relay threads.
+ *
+ * The main thread opens the pty and launches the window (session_open).
+ * A session thread then waits for the window to be ready, sets the pty up
+ * for typing, starts the socket-to-window relay and runs the
+ * window-to-socket relay itself.  The last relay thread out closes the
+ * session's descriptors and frees it (session_release).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pty.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ptychat.h"
+
+/* The fd the window finds its pty master on (-S<ptsname>/3). */
+#define SESSION_HANDOFF_FD	3
+
+/* How long a window may take to report its id before we give up. */
+#define SESSION_WINDOW_TIMEOUT_MS	15000
+
+/* A relay thread needs little stack: its buffers live on the heap. */
+#define SESSION_STACK_SIZE	(128 * 1024)
+
+extern char **environ;
+
+/* Live sessions, so that shutdown can wait for them to end. */
+static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
+static unsigned long session_live;
+
+/*
+ * Writes one line of ours into the window.  Returns nothing: a window
+ * that cannot take it has been closed, and the relay finds that out.
+ */
+void
+session_say(struct session *s, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	line[0] = '\n';
+	va_start(ap, fmt);
+	n = vsnprintf(line + 1, sizeof line - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	n = (int)strlen(line);
+	line[n++] = '\n';
+	(void)io_write_until(s->slave, line, (size_t)n, s->config->stopfd);
+}
+
+/* Drops one reference; the last one closes the session and frees it. */
+void
+session_release(struct session *s)
+{
+	if (atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	/* Shut down first: a copy of the fd elsewhere must not keep it up. */
+	(void)shutdown(s->sock, SHUT_RDWR);
+	close(s->sock);
+	/* With its slave gone, the window's terminal exits. */
+	close(s->slave);
+	log_debug("session %lu %s: ended", s->number, s->peer.label);
+	free(s);
+
+	pthread_mutex_lock(&session_lock);
+	session_live--;
+	pthread_cond_broadcast(&session_ended);
+	pthread_mutex_unlock(&session_lock);
+}
+
+/* Returns the number of sessions whose threads still run. */
+unsigned long
+session_count(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&session_lock);
+	n = session_live;
+	pthread_mutex_unlock(&session_lock);
+	return n;
+}
+
+/*
+ * Waits up to timeout_ms for every session to end.  Returns 0 when none
+ * is left, -1 when some still run.
+ */
+int
+session_wait_all(int timeout_ms)
+{
+	struct timespec deadline;
+	int left;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&session_lock);
+	while (session_live > 0 && pthread_cond_timedwait(&session_ended,
+	    &session_lock, &deadline) == 0)
+		;
+	left = session_live > 0 ? -1 : 0;
+	pthread_mutex_unlock(&session_lock);
+	return left;
+}
+
+/*
+ * Waits for the window's first words: xterm writes its X window id as a
+ * hex line into the channel before anything else.  That line is of no use
+ * to anyone, and echo is off while it comes.  Returns 0 when the window
+ * is ready, or -1 with a reason in why.
+ */
+static int
+session_await_window(struct session *s, const char **why)
+{
+	struct pollfd pfd[2];
+	struct timespec now, deadline;
+	char buf[256];
+	ssize_t n;
+	int wait_ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += SESSION_WINDOW_TIMEOUT_MS / 1000;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		wait_ms = (int)((deadline.tv_sec - now.tv_sec) * 1000 +
+		    (deadline.tv_nsec - now.tv_nsec) / 1000000);
+		if (wait_ms <= 0) {
+			*why = "the terminal did not open a window in time";
+			return -1;
+		}
+		pfd[0].fd = s->slave;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = s->config->stopfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, wait_ms) == -1) {
+			if (errno == EINTR)
+				continue;
+			*why = strerror(errno);
+			return -1;
+		}
+		if (pfd[1].revents != 0) {
+			*why = "the server is stopping";
+			return -1;
+		}
+		if (pfd[0].revents == 0)
+			continue;
+		n = read(s->slave, buf, sizeof buf);
+		if (n > 0 && memchr(buf, '\n', (size_t)n) != NULL)
+			return 0;
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
+			*why = "the terminal exited before its window opened";
+			return -1;
+		}
+	}
+}
+
+/*
+ * Sets the slave up for a person typing: whole lines with echo and
+ * editing, Backspace as ^H (what xterm sends in -S mode), no ^D end of
+ * file (it would look like a closed window), no signals, no ^S freeze.
+ */
+static int
+session_typing_mode(int slave)
+{
+	struct termios t;
+
+	if (tcgetattr(slave, &t) == -1)
+		return -1;
+	t.c_iflag |= ICRNL | IUTF8;
+	t.c_iflag &= ~(tcflag_t)(INLCR | IGNCR | IXON | IXOFF);
+	t.c_oflag |= OPOST | ONLCR;
+	t.c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
+	t.c_lflag &= ~(tcflag_t)(ISIG | ECHONL);
+	t.c_cc[VERASE] = 010;
+	t.c_cc[VKILL] = 025;
+	t.c_cc[VWERASE] = 027;
+	t.c_cc[VEOF] = _POSIX_VDISABLE;
+	return tcsetattr(slave, TCSANOW, &t);
+}
+
+/* Writes the banner that greets the operator in a new window. */
+static void
+session_banner(struct session *s)
+{
+	char when[64];
+	struct tm tm;
+	time_t now;
+
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm);
+	session_say(s, "ptychat session #%lu: client %s connected at %s.\n"
+	    "Type a line and press Enter to send it to this client only.\n"
+	    "Close this window to hang up.\n", s->number, s->peer.label,
+	    when);
+}
+
+/* The session thread: window hand-shake, then the relays. */
+static void *
+session_main(void *arg)
+{
+	struct session *s = arg;
+	pthread_attr_t attr;
+	pthread_t tid;
+	const char *why;
+	int err;
+
+	if (session_await_window(s, &why) == -1) {
+		log_error("session %lu %s: no window: %s", s->number,
+		    s->peer.label, why);
+		net_refuse(s->sock, SESSION_NO_WINDOW);
+		s->sock = -1;
+		session_release(s);
+		return NULL;
+	}
+	if (session_typing_mode(s->slave) == -1)
+		log_error("session %lu %s: pty set-up: %s", s->number,
+		    s->peer.label, strerror(errno));
+	session_banner(s);
+	log_info("session %lu %s: window open", s->number, s->peer.label);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
+	atomic_fetch_add(&s->refs, 1);
+	if ((err = pthread_create(&tid, &attr, relay_socket_to_window, s))) {
+		atomic_fetch_sub(&s->refs, 1);
+		log_error("session %lu %s: thread: %s", s->number,
+		    s->peer.label, strerror(err));
+		session_say(s, "*** ptychat: out of threads; hanging up ***");
+	} else
+		relay_window_to_socket(s);
+	pthread_attr_destroy(&attr);
+	session_release(s);
+	return NULL;
+}
+
+/*
+ * Starts the window's terminal on the pty master, which it gets as fd 3.
+ * The child must see nothing of ours but that fd: everything above it is
+ * closed, stdin is /dev/null, signals are back to their defaults and
+ * unblocked, and it leads its own session.  Returns the pid, or -1 with
+ * errno set.
+ */
+static pid_t
+session_spawn(char **argv, int master)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t sa;
+	sigset_t none, reset;
+	pid_t pid = -1;
+	int err;
+
+	sigemptyset(&none);
+	sigemptyset(&reset);
+	sigaddset(&reset, SIGPIPE);
+	sigaddset(&reset, SIGINT);
+	sigaddset(&reset, SIGTERM);
+	sigaddset(&reset, SIGHUP);
+	sigaddset(&reset, SIGCHLD);
+	posix_spawnattr_init(&sa);
+	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+	posix_spawnattr_setsigmask(&sa, &none);
+	posix_spawnattr_setsigdefault(&sa, &reset);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
+	    O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, master, SESSION_HANDOFF_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, SESSION_HANDOFF_FD + 1);
+	err = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&sa);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return pid;
+}
+
+/*
+ * Opens a session for a client just accepted on sock: a pty, a window on
+ * it, and the session thread.  On success the session owns sock.  On
+ * failure the client has been told and sock is closed.  Either way *pid
+ * is the window's process, or -1 when none was started; the caller reaps
+ * it.  Returns 0, or -1 on failure.
+ */
+int
+session_open(const struct server_config *config, int sock,
+    const struct peer *peer, unsigned long number, pid_t *pid)
+{
+	struct session *s = NULL;
+	struct termios t;
+	pthread_attr_t attr;
+	pthread_t tid;
+	char ptsname[64], **argv = NULL;
+	int master = -1, slave = -1, moved, err;
+
+	*pid = -1;
+	/* glibc's openpty leaves both ends inheritable: fix that at once. */
+	if (openpty(&master, &slave, ptsname, NULL, NULL) == -1) {
+		log_error("session %lu %s: openpty: %s", number, peer->label,
+		    strerror(errno));
+		goto fail;
+	}
+	if (io_cloexec(master) == -1 || io_cloexec(slave) == -1)
+		goto fail_errno;
+	/* dup2 onto itself would leave close-on-exec set in the child. */
+	if (master == SESSION_HANDOFF_FD) {
+		if ((moved = fcntl(master, F_DUPFD_CLOEXEC,
+		    SESSION_HANDOFF_FD + 1)) == -1)
+			goto fail_errno;
+		close(master);
+		master = moved;
+	}
+	/* Keep xterm's window id line out of the window. */
+	if (tcgetattr(slave, &t) == -1)
+		goto fail_errno;
+	t.c_lflag &= ~(tcflag_t)ECHO;
+	if (tcsetattr(slave, TCSANOW, &t) == -1 || io_nonblock(slave) == -1)
+		goto fail_errno;
+
+	argv = termcmd_argv(config->terminal, number, peer, ptsname,
+	    SESSION_HANDOFF_FD);
+	if (argv == NULL)
+		goto fail_errno;
+	if ((*pid = session_spawn(argv, master)) == -1) {
+		log_error("session %lu %s: cannot start terminal '%s': %s",
+		    number, peer->label, argv[0], strerror(errno));
+		goto fail;
+	}
+	log_debug("session %lu %s: terminal %s is pid %ld", number,
+	    peer->label, argv[0], (long)*pid);
+	termcmd_free(argv);
+	argv = NULL;
+	/* Only the window may hold the master, or its close goes unseen. */
+	close(master);
+	master = -1;
+
+	if ((s = calloc(1, sizeof *s)) == NULL)
+		goto fail_errno;
+	s->config = config;
+	s->number = number;
+	s->peer = *peer;
+	s->sock = sock;
+	s->slave = slave;
+	atomic_init(&s->refs, 1);
+
+	pthread_mutex_lock(&session_lock);
+	session_live++;
+	pthread_mutex_unlock(&session_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
+	err = pthread_create(&tid, &attr, session_main, s);
+	pthread_attr_destroy(&attr);
+	if (err == 0)
+		return 0;
+	log_error("session %lu %s: thread: %s", number, peer->label,
+	    strerror(err));
+	net_refuse(sock, SESSION_NO_WINDOW);
+	s->sock = -1;
+	session_release(s);
+	return -1;
+
+fail_errno:
+	log_error("session %lu %s: pty set-up: %s", number, peer->label,
+	    strerror(errno));
+fail:
+	termcmd_free(argv);
+	if (master != -1)
+		close(master);
+	if (slave != -1)
+		close(slave);
+	net_refuse(sock, SESSION_NO_WINDOW);
+	return -1;
+}
