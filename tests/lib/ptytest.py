@@ -1,0 +1,296 @@
+"""Shared helpers for ptychat's integration tests.
+
+Each test is a Python script that prints TAP.  It starts its own
+ptychatd on port 0 in a private temporary directory, waits on conditions
+with deadlines (never a bare sleep), and cleans up everything it started.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.abspath(os.path.join(TOP, os.environ.get("PTYCHAT_BIN", ".")))
+PTYCHATD = os.path.join(BIN, "ptychatd")
+PTYCHAT = os.path.join(BIN, "ptychat")
+STANDIN = os.path.abspath(os.path.join(
+    TOP, os.environ.get("PTYCHAT_STANDIN", "build/standin-term")))
+# In CI every tool must be present: a skip there is a failure.
+REQUIRE = os.environ.get("PTYCHAT_REQUIRE_X") == "1"
+# Extra wall-clock slack for slow (sanitizer, valgrind) builds.
+SLOW = float(os.environ.get("PTYCHAT_TIME_FACTOR", "1"))
+
+
+class TAP:
+    def __init__(self):
+        self.count = 0
+        self.failed = 0
+
+    def ok(self, passed, name, diag=None):
+        self.count += 1
+        if not passed:
+            self.failed += 1
+        print("%sok %d - %s" % ("" if passed else "not ", self.count, name),
+              flush=True)
+        if not passed and diag is not None:
+            self.diag(diag)
+        return passed
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+
+    def diag(self, text):
+        for line in str(text).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def done(self):
+        print("1..%d" % self.count, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+    def skip_all(self, reason):
+        """Skips the whole file, or fails it when tools are required."""
+        if REQUIRE:
+            print("not ok 1 - required tool missing: %s" % reason)
+            print("1..1", flush=True)
+            sys.exit(1)
+        print("1..0 # SKIP %s" % reason, flush=True)
+        sys.exit(0)
+
+
+def need_tools(tap, *names):
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        tap.skip_all("not installed: " + ", ".join(missing))
+
+
+def wait_for(cond, timeout=5.0, step=0.02):
+    """Polls cond() until it returns a true value or the deadline passes."""
+    deadline = time.monotonic() + timeout * SLOW
+    while True:
+        value = cond()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(step)
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def fd_targets(pid):
+    """The targets of /proc/PID/fd links (socket:[...], /dev/pts/3, ...)."""
+    out = []
+    try:
+        names = os.listdir("/proc/%d/fd" % pid)
+    except FileNotFoundError:
+        return out
+    for name in names:
+        try:
+            out.append(os.readlink("/proc/%d/fd/%s" % (pid, name)))
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def thread_count(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except FileNotFoundError:
+        return 0
+
+
+def children_of(pid):
+    """(pid, state) of each process whose parent is pid."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()
+        if int(fields[1]) == pid:
+            kids.append((int(name), fields[0]))
+    return kids
+
+
+def process_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rfind(")") + 2:].split()[0] != "Z"
+
+
+class Server:
+    """A ptychatd on port 0 whose stderr goes to a log file."""
+
+    def __init__(self, tmp, terminal=None, args=(), env=None):
+        self.tmp = tmp
+        self.log_path = os.path.join(tmp, "ptychatd.log")
+        self.windows = os.path.join(tmp, "windows")
+        os.makedirs(self.windows, exist_ok=True)
+        if terminal is None:
+            terminal = "%s --dir %s --name %%n" % (STANDIN, self.windows)
+        self.log = open(self.log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.setdefault("DISPLAY", ":ptychat-test")
+        if env:
+            full_env.update(env)
+        cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
+        cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
+        cmd += list(args)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=self.log, env=full_env)
+        self.pid = self.proc.pid
+        m = self.wait_log(r"listening on \S+ port (\d+)", 10)
+        if not m:
+            raise RuntimeError("ptychatd did not start:\n" + self.text())
+        self.port = int(m.group(1))
+
+    def text(self):
+        return read_text(self.log_path)
+
+    def wait_log(self, pattern, timeout=5.0):
+        return wait_for(lambda: re.search(pattern, self.text()), timeout)
+
+    def connect(self):
+        return Client(socket.create_connection(("127.0.0.1", self.port), 5))
+
+    def window(self, number, timeout=10.0):
+        w = Window(self.windows, number)
+        if not wait_for(lambda: os.path.exists(w.pid_path), timeout):
+            raise RuntimeError("window %d did not open:\n%s"
+                               % (number, self.text()))
+        # The banner is the last thing before the relays start.
+        w.wait_text("Close this window", timeout)
+        return w
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signals the server; returns its exit status, or None."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout * SLOW)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def cleanup(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        for name in os.listdir(self.windows):
+            if name.endswith(".pid"):
+                try:
+                    os.kill(int(read_text(os.path.join(self.windows, name))),
+                            signal.SIGKILL)
+                except (ValueError, ProcessLookupError):
+                    pass
+
+
+class Window:
+    """One stand-in terminal window, seen through its files."""
+
+    def __init__(self, directory, number):
+        base = os.path.join(directory, str(number))
+        self.pid_path = base + ".pid"
+        self.out_path = base + ".out"
+        self.in_path = base + ".in"
+        self.title_path = base + ".title"
+
+    @property
+    def pid(self):
+        return int(read_text(self.pid_path))
+
+    def text(self):
+        return read_text(self.out_path)
+
+    def title(self):
+        return read_text(self.title_path)
+
+    def wait_text(self, needle, timeout=5.0):
+        return wait_for(lambda: needle in self.text(), timeout)
+
+    def type(self, keys):
+        """Types as the operator would; Enter is \\r, as xterm sends it."""
+        fd = os.open(self.in_path, os.O_WRONLY)
+        try:
+            os.write(fd, keys.encode() if isinstance(keys, str) else keys)
+        finally:
+            os.close(fd)
+
+    def close(self):
+        """Closes the window the way a window manager would kill it."""
+        os.kill(self.pid, signal.SIGTERM)
+
+
+class Client:
+    """A raw TCP client with a receive buffer."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+
+    def send(self, data):
+        self.sock.sendall(data.encode() if isinstance(data, str) else data)
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            return
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.eof = True
+        self.buf += data
+
+    def wait_data(self, needle, timeout=5.0):
+        needle = needle.encode() if isinstance(needle, str) else needle
+        deadline = time.monotonic() + timeout * SLOW
+        while needle not in self.buf and not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._fill(min(left, 0.2))
+        return needle in self.buf
+
+    def wait_eof(self, timeout=5.0):
+        deadline = time.monotonic() + timeout * SLOW
+        while not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._fill(min(left, 0.2))
+        return self.eof
+
+    def close(self):
+        self.sock.close()
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="ptychat-test.")
+
+
+def run(cmd, stdin=None, timeout=10.0, env=None):
+    """Runs a command; returns (status, stdout, stderr) as text."""
+    p = subprocess.run(cmd, input=stdin, capture_output=True,
+                       timeout=timeout * SLOW, env=env)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+# Three clients at once through stand-in windows: each window shows only
+# its own client, each reply reaches only its own client, and hostile
+# bytes arrive in visible form.
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import TAP, Server, fd_targets, tmpdir  # noqa: E402
+
+t = TAP()
+tmp = tmpdir()
+srv = None
+try:
+    srv = Server(tmp)
+    clients, windows = [], []
+    for i in range(1, 4):
+        clients.append(srv.connect())
+        windows.append(srv.window(i))
+    t.ok(True, "three clients connected and three windows opened")
+
+    for i, w in enumerate(windows, 1):
+        t.ok(w.title().startswith("ptychat #%d 127.0.0.1:" % i),
+             "window %d has title 'ptychat #%d ADDRESS:PORT'" % (i, i),
+             w.title())
+        t.ok("client 127.0.0.1:" in w.text(),
+             "window %d opens with a banner naming the client" % i)
+
+    # Clients speak in reverse order; each window shows only its own.
+    for i in (3, 2, 1):
+        clients[i - 1].send("message from client %d\r\n" % i)
+    for i, w in enumerate(windows, 1):
+        # The pty's ONLCR makes every line end \r\n on the screen.
+        t.ok(w.wait_text("message from client %d\r\n" % i)
+             and "^M" not in w.text(),
+             "window %d shows its client's line, CRLF as a line end" % i,
+             w.text())
+        others = [j for j in (1, 2, 3) if j != i
+                  and ("message from client %d" % j) in w.text()]
+        t.eq(others, [], "window %d shows no other client's line" % i)
+
+    # The operator answers out of order; each reply reaches one client.
+    for i in (2, 3, 1):
+        windows[i - 1].type("reply to %d\r" % i)
+    for i, c in enumerate(clients, 1):
+        t.ok(c.wait_data("reply to %d\n" % i),
+             "client %d gets the reply typed in its window" % i, c.buf)
+    for i, c in enumerate(clients, 1):
+        c.wait_data("never sent", 0.3)
+        t.eq(c.buf, b"reply to %d\n" % i,
+             "client %d gets nothing else" % i)
+
+    # Line editing: Backspace is ^H in xterm's -S mode; ^U kills a line.
+    windows[0].type("typo\x08\x08\x08\x08fixed\r")
+    windows[0].type("discard me\x15kept\r")
+    t.ok(clients[0].wait_data("fixed\nkept\n"),
+         "Backspace (^H) and ^U edit the operator's line", clients[0].buf)
+    # ^D must not look like a closed window.
+    windows[0].type("\x04still here\r")
+    t.ok(clients[0].wait_data("still here\n"),
+         "^D in the window does not end the session", clients[0].buf)
+
+    # Hostile bytes are shown, never obeyed.
+    clients[1].send(b"\x1b]2;owned\x07\x9b6n\xc2\x9d\xff|\rX\n")
+    want = "^[]2;owned^G\\x9B6n\\u009D\\xFF|^MX\r\n"
+    t.ok(windows[1].wait_text(want),
+         "escape sequences, C1 controls and bad UTF-8 arrive escaped",
+         repr(windows[1].text()[-80:]))
+    t.ok("\x1b]" not in windows[1].text() and "\x07" not in windows[1].text(),
+         "no raw ESC or BEL reaches the window")
+    t.ok(windows[1].title().startswith("ptychat #2 "),
+         "the title is unchanged")
+
+    # Nothing of ours inside a terminal: no socket, no other pty.
+    for i, w in enumerate(windows, 1):
+        leaked = [x for x in fd_targets(w.pid) if x.startswith("socket:")]
+        t.eq(leaked, [], "window %d's process holds no socket" % i)
+    ptys = [x for x in fd_targets(windows[0].pid) if x == "/dev/ptmx"]
+    t.eq(len(ptys), 1, "window 1 holds exactly one pty master (its own)")
+
+    # Closing window 2 disconnects client 2 only.
+    windows[1].close()
+    t.ok(clients[1].wait_eof(), "closing window 2 gives client 2 EOF")
+    t.ok(srv.wait_log(r"session 2 \S+: window closed"),
+         "the server logs the closed window")
+    clients[0].send("one still here\n")
+    clients[2].send("three still here\n")
+    t.ok(windows[0].wait_text("one still here")
+         and windows[2].wait_text("three still here"),
+         "the other two sessions carry on")
+    windows[2].type("back to 3\r")
+    t.ok(clients[2].wait_data("back to 3\n"), "and answer as before")
+
+    # Client 1 stops sending: its window says so, replies still go out.
+    clients[0].sock.shutdown(1)
+    t.ok(windows[0].wait_text("closed its side"),
+         "a client's EOF shows a notice in its window", windows[0].text())
+    windows[0].type("after your EOF\r")
+    t.ok(clients[0].wait_data("after your EOF\n"),
+         "the operator can still send after the client's EOF")
+    t.ok(srv.proc.poll() is None, "the server is still running")
+    for c in clients:
+        c.close()
+finally:
+    if srv:
+        srv.cleanup()
+        if t.failed:
+            t.diag(srv.text())
+    shutil.rmtree(tmp, ignore_errors=True)
+t.done()
