@@ -140,6 +140,7 @@ class Server:
     def __init__(self, tmp, terminal=None, args=(), env=None):
         self.tmp = tmp
         self.log_path = os.path.join(tmp, "ptychatd.log")
+        os.makedirs(tmp, exist_ok=True)
         self.windows = os.path.join(tmp, "windows")
         os.makedirs(self.windows, exist_ok=True)
         if terminal is None:
@@ -151,7 +152,7 @@ class Server:
             full_env.update(env)
         cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
-        cmd += list(args)
+        cmd += list(args)   # a later -p wins over the -p 0 above
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=full_env)

@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+# The manual pages are valid mdoc, and they and --help name the same
+# options as the code accepts.
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import PTYCHAT, PTYCHATD, TAP, TOP, need_tools, run  # noqa
+
+t = TAP()
+need_tools(t, "mandoc")
+pages = {"ptychatd": PTYCHATD, "ptychat": PTYCHAT}
+for name, binary in pages.items():
+    page = os.path.join(TOP, "man", name + ".1")
+    status, out, err = run(["mandoc", "-Tlint", "-W", "warning", page])
+    t.ok(status == 0 and out == "" and err == "",
+         "mandoc -Tlint finds nothing in %s.1" % name, out + err)
+    with open(page) as f:
+        text = f.read()
+    t.ok(re.search(r"^\.Sh EXAMPLES$", text, re.M) is not None,
+         "%s.1 has an EXAMPLES section" % name)
+    # Long options as the page lists them (.It Fl x , Fl \-long ...).
+    in_page = set(re.findall(r"Fl \\-([a-z0-9-]+)", text))
+    status, help_text, _ = run([binary, "--help"])
+    in_help = set(re.findall(r"--([a-z0-9-]+)", help_text))
+    t.eq(sorted(in_page), sorted(in_help),
+         "%s.1 and %s --help list the same long options" % (name, name))
+    for opt in sorted(in_help):
+        status, out, err = run([binary, "--" + opt] +
+                               (["x"] if opt in ("bind", "port", "terminal")
+                                else []) + ["--version"], timeout=5)
+        t.ok("unrecognized option" not in err,
+             "%s accepts --%s, as documented" % (name, opt), err)
+t.done()
