@@ -20,10 +20,10 @@ O ?= build
 OUT ?= .
 
 COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
-SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c \
+SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
-UNIT_TESTS = test_sanitize test_termcmd test_net
+UNIT_TESTS = test_sanitize test_termcmd test_net test_access
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -44,14 +44,9 @@ $(OUT)/ptychat: $(CLIENT_OBJ)
 	@mkdir -p $(OUT)
 	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(PTY_LDLIBS)
 
-$(O)/test_sanitize: tests/unit/test_sanitize.c tests/unit/tap.h $(O)/sanitize.o
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/sanitize.o
-
-$(O)/test_termcmd: tests/unit/test_termcmd.c tests/unit/tap.h $(O)/termcmd.o
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/termcmd.o
-
-$(O)/test_net: tests/unit/test_net.c tests/unit/tap.h $(O)/net.o
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/net.o
+# Each unit test links the one object it tests.
+$(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/$*.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

@@ -17,6 +17,23 @@
 #define PTYCHAT_VERSION		"0.1.0"
 #define PTYCHAT_DEFAULT_PORT	"6666"
 
+/* access.c */
+struct access_rule {
+	int		 family;	/* AF_INET or AF_INET6 */
+	unsigned char	 addr[16];
+	int		 prefix;	/* leading bits that must match */
+	int		 deny;		/* --deny rather than --allow */
+};
+
+struct access_list {
+	struct access_rule *rules;
+	size_t		 n;
+};
+
+int	 access_parse(const char *, struct access_rule *, char *, size_t);
+int	 access_add(struct access_list *, const char *, int, char *, size_t);
+int	 access_allowed(const struct access_list *, const struct sockaddr *);
+
 /* log.c */
 void	 log_init(const char *, int);
 void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -79,6 +96,7 @@ void	 termcmd_free(char **);
 struct server_config {
 	char		**terminal;	/* the -t words, not yet expanded */
 	int		 stopfd;	/* readable once the server stops */
+	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
 };
 
 struct session {
@@ -91,6 +109,8 @@ struct session {
 	atomic_int	 window_closed;	/* the operator closed the window */
 	atomic_int	 client_eof;	/* the client will send no more */
 	atomic_int	 client_gone;	/* the client takes no more either */
+	atomic_llong	 last_active;	/* CLOCK_MONOTONIC s of the last byte */
+	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
@@ -100,6 +120,8 @@ void	 session_say(struct session *, const char *, ...)
 void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
+unsigned long session_count_host(const char *);
+long long session_now(void);
 
 /* relay.c */
 void	*relay_socket_to_window(void *);

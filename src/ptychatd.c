@@ -6,6 +6,7 @@
  * accept loop, reaping of window processes, and shutdown.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -26,6 +27,9 @@
 
 #include "ptychat.h"
 
+/* At most this many sessions (windows) at once, unless --max-clients. */
+#define DEFAULT_MAX_CLIENTS	64
+
 /* How long shutdown waits for sessions, then for windows, in ms. */
 #define STOP_SESSIONS_MS	1000
 #define STOP_WINDOWS_MS		700
@@ -34,6 +38,13 @@
 struct child {
 	pid_t		 pid;
 	unsigned long	 number;
+};
+
+/* Who may connect, and how many at once. */
+struct limits {
+	struct access_list access;
+	unsigned long	 max_clients;
+	unsigned long	 max_per_host;	/* 0: no limit */
 };
 
 /* Window processes not yet reaped; only the main thread touches these. */
@@ -64,13 +75,21 @@ usage(int status)
 "  -t, --terminal CMD     terminal program and arguments (default: xterm);\n"
 "                         %%n session number, %%a client address,\n"
 "                         %%p client port, %%%% a percent sign\n"
+"      --allow CIDR       accept only clients in CIDR (repeatable)\n"
+"      --deny CIDR        refuse clients in CIDR (repeatable; wins over\n"
+"                         --allow)\n"
+"      --max-clients N    at most N sessions at once (default: %d)\n"
+"      --max-per-host N   at most N sessions per client address\n"
+"                         (default: no limit)\n"
+"      --idle-timeout S   disconnect a client after S seconds of silence\n"
+"                         both ways (default: never)\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
 "Close a client's window to hang up on it. SIGINT or SIGTERM stops the\n"
-"server and closes every session.\n");
+"server and closes every session.\n", DEFAULT_MAX_CLIENTS);
 	exit(0);
 }
 
@@ -85,6 +104,23 @@ usage_error(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "ptychatd: %s\n", line);
 	usage(2);
+}
+
+/* Parses a whole number from min to max for option, or exits with usage. */
+static unsigned long
+parse_number(const char *text, unsigned long min, unsigned long max,
+    const char *option)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (*text < '0' || *text > '9' || *end != '\0' || errno != 0 ||
+	    n < min || n > max)
+		usage_error("invalid %s '%s': use a number from %lu to %lu",
+		    option, text, min, max);
+	return n;
 }
 
 /* Returns 1 when name can be run: it has a slash, or is found in PATH. */
@@ -208,14 +244,33 @@ check_environment(char *const *terminal)
 		    "open; run ptychatd from a desktop session");
 }
 
-/* Accepts one client and opens its session. */
+/*
+ * Returns why the client at sa with address host must be turned away, as
+ * the line it is sent, or NULL to let it in.
+ */
+static const char *
+refusal(const struct limits *limits, const struct sockaddr *sa,
+    const char *host)
+{
+	if (!access_allowed(&limits->access, sa))
+		return "ptychatd: access denied\n";
+	if (session_count() >= limits->max_clients)
+		return "ptychatd: too many clients; try again later\n";
+	if (limits->max_per_host != 0 &&
+	    session_count_host(host) >= limits->max_per_host)
+		return "ptychatd: too many connections from your address\n";
+	return NULL;
+}
+
+/* Accepts one client and opens its session, or turns it away. */
 static void
 accept_client(int lfd, const struct server_config *config,
-    unsigned long *number)
+    const struct limits *limits, unsigned long *number)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
 	struct peer peer;
+	const char *why;
 	pid_t pid;
 	int fd;
 
@@ -232,6 +287,13 @@ accept_client(int lfd, const struct server_config *config,
 		return;
 	}
 	peer_from_sockaddr(&peer, (struct sockaddr *)&ss);
+	if ((why = refusal(limits, (struct sockaddr *)&ss, peer.host))) {
+		/* The line without its "ptychatd: " and newline. */
+		log_info("refused %s: %.*s", peer.label,
+		    (int)strlen(why) - 11, why + 10);
+		net_refuse(fd, why);
+		return;
+	}
 	++*number;
 	log_info("session %lu %s: connected", *number, peer.label);
 	session_open(config, fd, &peer, *number, &pid);
@@ -270,7 +332,14 @@ stop_server(int lfd, int sigfd, int stop_write)
 int
 main(int argc, char *argv[])
 {
+	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
+	    OPT_IDLE_TIMEOUT };
 	static const struct option longopts[] = {
+		{ "allow",	required_argument,	NULL, OPT_ALLOW },
+		{ "deny",	required_argument,	NULL, OPT_DENY },
+		{ "max-clients", required_argument,	NULL, OPT_MAX_CLIENTS },
+		{ "max-per-host", required_argument,	NULL, OPT_MAX_PER_HOST },
+		{ "idle-timeout", required_argument,	NULL, OPT_IDLE_TIMEOUT },
 		{ "ipv4",	no_argument,		NULL, '4' },
 		{ "ipv6",	no_argument,		NULL, '6' },
 		{ "bind",	required_argument,	NULL, 'b' },
@@ -283,21 +352,44 @@ main(int argc, char *argv[])
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct server_config config;
+	struct limits limits;
 	struct signalfd_siginfo si;
+	struct rlimit nofile;
 	struct pollfd pfd[2];
 	struct peer bound;
 	sigset_t sigs;
-	char err[512], *end, **terminal;
+	char err[512], **terminal;
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "xterm";
 	unsigned long number = 0;
-	long portnum;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd, stop[2];
 	int v4 = 0, v6 = 0;
 
+	memset(&config, 0, sizeof config);
+	memset(&limits, 0, sizeof limits);
+	limits.max_clients = DEFAULT_MAX_CLIENTS;
 	while ((ch = getopt_long(argc, argv, "46b:p:t:qvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case OPT_ALLOW:
+		case OPT_DENY:
+			if (access_add(&limits.access, optarg, ch == OPT_DENY,
+			    err, sizeof err) == -1)
+				usage_error("--%s: %s", ch == OPT_DENY ?
+				    "deny" : "allow", err);
+			break;
+		case OPT_MAX_CLIENTS:
+			limits.max_clients = parse_number(optarg, 1, 100000,
+			    "--max-clients");
+			break;
+		case OPT_MAX_PER_HOST:
+			limits.max_per_host = parse_number(optarg, 0, 100000,
+			    "--max-per-host");
+			break;
+		case OPT_IDLE_TIMEOUT:
+			config.idle_timeout = (unsigned)parse_number(optarg,
+			    0, 7 * 24 * 3600, "--idle-timeout");
+			break;
 		case '4':
 			v4 = 1;
 			break;
@@ -333,12 +425,7 @@ main(int argc, char *argv[])
 	if (v4 && v6)
 		usage_error("-4 and -6 cannot be used together");
 	family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
-	errno = 0;
-	portnum = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || errno != 0 || portnum < 0 ||
-	    portnum > 65535)
-		usage_error("invalid port '%s': use a number from 0 to 65535",
-		    port);
+	parse_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
 		usage_error("the bind address is empty");
 	if ((terminal = termcmd_split(terminal_cmd)) == NULL) {
@@ -354,6 +441,12 @@ main(int argc, char *argv[])
 	 * they are blocked before any other thread exists.
 	 */
 	signal(SIGPIPE, SIG_IGN);
+	/* Two fds a session: take all the fds the system lets us have. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+	    nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
@@ -403,10 +496,11 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (pfd[0].revents & POLLIN)
-			accept_client(lfd, &config, &number);
+			accept_client(lfd, &config, &limits, &number);
 	}
 	stop_server(lfd, sigfd, stop[1]);
 	termcmd_free(terminal);
+	free(limits.access.rules);
 	free(children);
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,44 @@ relay_client_gone(struct session *s, const char *why)
 	    s->peer.label, why);
 	session_say(s, "*** %s: the client is gone (%s). "
 	    "Close this window. ***", s->peer.label, why);
+}
+
+/*
+ * Ends a conversation that has been silent both ways for too long.  The
+ * window stays, with a notice, until the operator closes it.
+ */
+static void
+relay_idle_close(struct session *s)
+{
+	char line[128];
+	unsigned idle = s->config->idle_timeout;
+
+	if (atomic_exchange(&s->client_gone, 1))
+		return;
+	log_info("session %lu %s: idle for %u s; disconnecting", s->number,
+	    s->peer.label, idle);
+	snprintf(line, sizeof line, "ptychatd: idle for %u seconds; "
+	    "disconnecting\n", idle);
+	(void)send(s->sock, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)shutdown(s->sock, SHUT_RDWR);
+	session_say(s, "*** %s: disconnected after %u seconds without a word "
+	    "either way. Close this window. ***", s->peer.label, idle);
+}
+
+/*
+ * Returns how long poll may wait before the idle limit is due, in ms:
+ * -1 when there is no limit, 0 when it is due now.
+ */
+static int
+relay_idle_wait(struct session *s)
+{
+	long long due;
+
+	if (s->config->idle_timeout == 0 || atomic_load(&s->client_gone))
+		return -1;
+	due = atomic_load(&s->last_active) + s->config->idle_timeout -
+	    session_now();
+	return due <= 0 ? 0 : (int)(due * 1000);
 }
 
 void *
@@ -67,6 +106,7 @@ relay_socket_to_window(void *arg)
 			break;
 		n = recv(s->sock, in, RELAY_CHUNK, MSG_DONTWAIT);
 		if (n > 0) {
+			atomic_store(&s->last_active, session_now());
 			outlen = sanitize_feed(&san, in, (size_t)n, out);
 			if (io_write_until(s->slave, out, outlen,
 			    s->config->stopfd) == -1)
@@ -75,7 +115,9 @@ relay_socket_to_window(void *arg)
 		}
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (atomic_load(&s->window_closed))
+		/* After a closed window or an idle cut-off, say nothing. */
+		if (atomic_load(&s->window_closed) ||
+		    atomic_load(&s->client_gone))
 			break;
 		outlen = sanitize_finish(&san, out);
 		(void)io_write_until(s->slave, out, outlen, s->config->stopfd);
@@ -106,6 +148,7 @@ relay_window_to_socket(struct session *s)
 	char buf[4096];
 	nfds_t nfds;
 	ssize_t n;
+	int wait_ms, ready;
 
 	pfd[0].fd = s->slave;
 	pfd[0].events = POLLIN;
@@ -116,10 +159,17 @@ relay_window_to_socket(struct session *s)
 	for (;;) {
 		/* A reset shows on the socket even when nobody reads it. */
 		nfds = atomic_load(&s->client_gone) ? 2 : 3;
-		if (poll(pfd, nfds, -1) == -1) {
+		wait_ms = relay_idle_wait(s);
+		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)
 				continue;
 			break;
+		}
+		if (ready == 0) {
+			/* The other relay may have seen a byte meanwhile. */
+			if (relay_idle_wait(s) == 0)
+				relay_idle_close(s);
+			continue;
 		}
 		if (pfd[1].revents != 0)
 			return;
@@ -136,6 +186,7 @@ relay_window_to_socket(struct session *s)
 			session_say(s, "*** not sent: the client is gone ***");
 			continue;
 		}
+		atomic_store(&s->last_active, session_now());
 		if (io_send_until(s->sock, buf, (size_t)n,
 		    s->config->stopfd) == -1) {
 			if (errno == ECANCELED)

@@ -38,10 +38,21 @@
 
 extern char **environ;
 
-/* Live sessions, so that shutdown can wait for them to end. */
+/* Live sessions: for the limits, and so that shutdown can wait. */
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
+static struct session *session_list;
 static unsigned long session_live;
+
+/* Returns CLOCK_MONOTONIC in whole seconds. */
+long long
+session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
 
 /*
  * Writes one line of ours into the window.  Returns nothing: a window
@@ -71,18 +82,41 @@ session_release(struct session *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	/* Shut down first: a copy of the fd elsewhere must not keep it up. */
-	(void)shutdown(s->sock, SHUT_RDWR);
-	close(s->sock);
+	if (s->sock != -1) {
+		/* Shut down first: no copy of the fd may keep it up. */
+		(void)shutdown(s->sock, SHUT_RDWR);
+		close(s->sock);
+	}
 	/* With its slave gone, the window's terminal exits. */
 	close(s->slave);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
-	free(s);
 
 	pthread_mutex_lock(&session_lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		session_list = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
 	session_live--;
 	pthread_cond_broadcast(&session_ended);
 	pthread_mutex_unlock(&session_lock);
+	free(s);
+}
+
+/* Returns the number of live sessions whose client is at host. */
+unsigned long
+session_count_host(const char *host)
+{
+	struct session *s;
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next)
+		if (strcmp(s->peer.host, host) == 0)
+			n++;
+	pthread_mutex_unlock(&session_lock);
+	return n;
 }
 
 /* Returns the number of sessions whose threads still run. */
@@ -365,8 +399,13 @@ session_open(const struct server_config *config, int sock,
 	s->sock = sock;
 	s->slave = slave;
 	atomic_init(&s->refs, 1);
+	atomic_init(&s->last_active, session_now());
 
 	pthread_mutex_lock(&session_lock);
+	s->next = session_list;
+	if (session_list != NULL)
+		session_list->prev = s;
+	session_list = s;
 	session_live++;
 	pthread_mutex_unlock(&session_lock);
 	pthread_attr_init(&attr);

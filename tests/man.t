@@ -21,14 +21,18 @@ for name, binary in pages.items():
     t.ok(re.search(r"^\.Sh EXAMPLES$", text, re.M) is not None,
          "%s.1 has an EXAMPLES section" % name)
     # Long options as the page lists them (.It Fl x , Fl \-long ...).
-    in_page = set(re.findall(r"Fl \\-([a-z0-9-]+)", text))
+    in_page = set(o.replace("\\-", "-") for o in
+                  re.findall(r"Fl \\-([a-z0-9]+(?:\\-[a-z0-9]+)*)", text))
     status, help_text, _ = run([binary, "--help"])
     in_help = set(re.findall(r"--([a-z0-9-]+)", help_text))
     t.eq(sorted(in_page), sorted(in_help),
          "%s.1 and %s --help list the same long options" % (name, name))
     for opt in sorted(in_help):
         status, out, err = run([binary, "--" + opt] +
-                               (["x"] if opt in ("bind", "port", "terminal")
+                               (["1"] if opt in ("bind", "port", "terminal", "allow",
+                                                "deny", "max-clients",
+                                                "max-per-host",
+                                                "idle-timeout")
                                 else []) + ["--version"], timeout=5)
         t.ok("unrecognized option" not in err,
              "%s accepts --%s, as documented" % (name, opt), err)

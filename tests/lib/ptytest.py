@@ -168,8 +168,10 @@ class Server:
     def wait_log(self, pattern, timeout=5.0):
         return wait_for(lambda: re.search(pattern, self.text()), timeout)
 
-    def connect(self):
-        return Client(socket.create_connection(("127.0.0.1", self.port), 5))
+    def connect(self, host="127.0.0.1", source=None):
+        """A raw client; source picks its address (127.0.0.2, say)."""
+        return Client(socket.create_connection(
+            (host, self.port), 5, (source, 0) if source else None))
 
     def window(self, number, timeout=10.0):
         w = Window(self.windows, number)
