@@ -23,14 +23,20 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
+BRIDGE_SRC = src/bridge.c src/io.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
+BRIDGE_OBJ = $(BRIDGE_SRC:src/%.c=$(O)/%.o)
 UNIT_BIN = $(UNIT_TESTS:%=$(O)/%)
 STANDIN = $(O)/standin-term
 
-all: $(OUT)/ptychatd $(OUT)/ptychat
+all: $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge
+
+$(OUT)/ptychat-bridge: $(BRIDGE_OBJ)
+	@mkdir -p $(OUT)
+	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(BRIDGE_OBJ) $(PTY_LDLIBS)
 
 $(O)/%.o: src/%.c src/ptychat.h
 	@mkdir -p $(O)
@@ -61,17 +67,67 @@ check: all $(UNIT_BIN) $(STANDIN)
 	PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
 	    prove --exec '' $(UNIT_BIN) tests/*.t
 
+# The sanitizer builds: every test runs against instrumented binaries, and
+# any report the runtimes write into $(O)/reports fails the run.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fno-sanitize-recover=all
+check-asan:
+	$(MAKE) O=build/asan OUT=build/asan \
+	    CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined" check-reports
+check-tsan:
+	$(MAKE) O=build/tsan OUT=build/tsan \
+	    CFLAGS="$(SAN_FLAGS) -fsanitize=thread" check-reports
+check-reports: all $(UNIT_BIN) $(STANDIN)
+	rm -rf $(O)/reports && mkdir -p $(O)/reports
+	ASAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/asan \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/ubsan:print_stacktrace=1 \
+	TSAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/tsan \
+	PTYCHAT_TIME_FACTOR=4 PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
+	    prove --exec '' $(UNIT_BIN) tests/*.t
+	@if [ -n "$$(ls $(O)/reports)" ]; then \
+	    cat $(O)/reports/*; echo "sanitizer reports in $(O)/reports"; \
+	    exit 1; fi
+
+# valgrind memcheck over multi-session exchanges; any error or leak fails.
+VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--errors-for-leak-kinds=definite,indirect \
+	--log-file=$(CURDIR)/$(O)/valgrind/%p.log
+check-valgrind: all $(STANDIN)
+	rm -rf $(O)/valgrind && mkdir -p $(O)/valgrind
+	PTYCHAT_WRAP="$(VALGRIND)" PTYCHAT_TIME_FACTOR=10 \
+	PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
+	    prove --exec '' tests/sessions.t tests/lifecycle.t tests/limits.t
+	@# openpty's TIOCGPTPEER ioctl draws a warning that is not an error.
+	@if cat $(O)/valgrind/*.log | grep -v -e 'unhandled ioctl 0x5441' \
+	    -e 'spurious value errors' -e 'README_MISSING_SYSCALL' | \
+	    grep .; then echo "valgrind found errors"; exit 1; fi
+
+# libFuzzer on the sanitiser; FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+$(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_sanitize.c src/sanitize.c
+fuzz: $(O)/fuzz_sanitize
+	mkdir -p $(O)/fuzz-corpus
+	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus tests/fuzz/corpus
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
-	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(DESTDIR)$(BINDIR)/
+	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge \
+	    $(DESTDIR)$(BINDIR)/
 	install -m 644 man/ptychatd.1 man/ptychat.1 $(DESTDIR)$(MANPREFIX)/man1/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ptychatd $(DESTDIR)$(BINDIR)/ptychat
+	rm -f $(DESTDIR)$(BINDIR)/ptychat-bridge
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychatd.1
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychat.1
 
 clean:
-	rm -rf build ptychatd ptychat
+	rm -rf build ptychatd ptychat ptychat-bridge
 
-.PHONY: all run check install uninstall clean
+.PHONY: all run check check-asan check-tsan check-reports check-valgrind \
+	fuzz install uninstall clean

@@ -1,6 +1,7 @@
 /*
  * Log lines on standard error, one line per call, safe from any thread.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -65,4 +66,19 @@ log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_line(fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Says what getopt_long disliked, under our own name: the caller sets
+ * opterr to 0 and starts its option string with ':'.
+ */
+void
+log_bad_option(int ch, char *const argv[])
+{
+	if (ch == ':')
+		log_error("option '%s' requires an argument", argv[optind - 1]);
+	else if (optopt != 0)
+		log_error("invalid option -- '%c'", optopt);
+	else
+		log_error("unrecognized option '%s'", argv[optind - 1]);
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -103,9 +104,11 @@ main(int argc, char *argv[])
 	const char *host, *port = PTYCHAT_DEFAULT_PORT;
 	long portnum;
 	ssize_t n;
-	int ch, quiet = 0, raw = 0, v4 = 0, v6 = 0, sanitize;
+	int ch, quiet = 0, recv_errno = 0, raw = 0, v4 = 0, v6 = 0, sanitize;
 
-	while ((ch = getopt_long(argc, argv, "46qhV", longopts, NULL)) != -1) {
+	log_init("ptychat", 0);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":46qhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case '4':
 			v4 = 1;
@@ -125,6 +128,7 @@ main(int argc, char *argv[])
 			printf("ptychat %s\n", PTYCHAT_VERSION);
 			return 0;
 		default:
+			log_bad_option(ch, argv);
 			usage(2);
 		}
 	}
@@ -144,8 +148,8 @@ main(int argc, char *argv[])
 		port = argv[1];
 	errno = 0;
 	portnum = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || errno != 0 || portnum < 1 ||
-	    portnum > 65535) {
+	if (!isdigit((unsigned char)*port) || *end != '\0' || errno != 0 ||
+	    portnum < 1 || portnum > 65535) {
 		fprintf(stderr, "ptychat: invalid port '%s': use a number "
 		    "from 1 to 65535\n", port);
 		usage(2);
@@ -178,8 +182,10 @@ main(int argc, char *argv[])
 		n = recv(fd, in, sizeof in, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			recv_errno = errno;
 			break;
+		}
 		if (sanitize)
 			client_output(out, sanitize_feed(&san, in, (size_t)n,
 			    out));
@@ -188,9 +194,14 @@ main(int argc, char *argv[])
 	}
 	if (sanitize)
 		client_output(out, sanitize_finish(&san, out));
+	free(out);
+	if (n == -1 && recv_errno == ECONNRESET) {
+		fprintf(stderr, "ptychat: connection reset by server\n");
+		return 1;
+	}
 	if (n == -1) {
-		fprintf(stderr, "ptychat: connection %s\n",
-		    errno == ECONNRESET ? "reset by server" : strerror(errno));
+		fprintf(stderr, "ptychat: connection: %s\n",
+		    strerror(recv_errno));
 		return 1;
 	}
 	if (!quiet)

@@ -39,6 +39,7 @@ void	 log_init(const char *, int);
 void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_bad_option(int, char *const []);
 
 /* io.c */
 int	 io_cloexec(int);
@@ -87,7 +88,8 @@ char	**termcmd_split(const char *);
 int	 termcmd_check(char *const *, char *, size_t);
 char	*termcmd_expand(const char *, unsigned long, const struct peer *);
 char	**termcmd_argv(char *const *, unsigned long, const struct peer *,
-	    const char *, int);
+	    const char *, int, const char *);
+int	 termcmd_is_xterm(char *const *);
 void	 termcmd_free(char **);
 
 /* session.c */
@@ -97,6 +99,7 @@ struct server_config {
 	char		**terminal;	/* the -t words, not yet expanded */
 	int		 stopfd;	/* readable once the server stops */
 	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
+	const char	*bridge;	/* ptychat-bridge, for xterm; or NULL */
 };
 
 struct session {
@@ -104,7 +107,10 @@ struct session {
 	unsigned long	 number;	/* from 1, in order of arrival */
 	struct peer	 peer;
 	int		 sock;		/* the client's connection */
-	int		 slave;		/* the pty slave; the window has the master */
+	int		 tty;		/* our end of the session pty */
+	int		 held;		/* the window's end, until it opens it */
+	pid_t		 pid;		/* the window's process */
+	atomic_int	 terminal_exited; /* the main thread reaped pid */
 	atomic_int	 refs;		/* relay threads still running */
 	atomic_int	 window_closed;	/* the operator closed the window */
 	atomic_int	 client_eof;	/* the client will send no more */
@@ -121,6 +127,7 @@ void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
+void	 session_terminal_exited(pid_t);
 long long session_now(void);
 
 /* relay.c */

@@ -47,6 +47,10 @@ struct limits {
 	unsigned long	 max_per_host;	/* 0: no limit */
 };
 
+/* The settings from the command line, for the life of the program. */
+static struct server_config config;
+static struct limits limits;
+
 /* Window processes not yet reaped; only the main thread touches these. */
 static struct child *children;
 static size_t nchildren, children_room;
@@ -181,6 +185,7 @@ children_reap(void)
 	int status, saved = errno;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		session_terminal_exited(pid);
 		number = 0;
 		for (i = 0; i < nchildren; i++) {
 			if (children[i].pid == pid) {
@@ -232,6 +237,24 @@ children_wait(int sigfd, int ms)
 	}
 }
 
+/*
+ * Finds ptychat-bridge beside our own executable, where make and make
+ * install put it.  Returns its path, or NULL (xterm then gets -S).
+ */
+static const char *
+find_bridge(void)
+{
+	static char path[PATH_MAX];
+	char *slash;
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", path, sizeof path - 32);
+	if (n <= 0 || (slash = memrchr(path, '/', (size_t)n)) == NULL)
+		return NULL;
+	strcpy(slash + 1, "ptychat-bridge");
+	return access(path, X_OK) == 0 ? path : NULL;
+}
+
 /* Warns at start-up about what will keep every window from opening. */
 static void
 check_environment(char *const *terminal)
@@ -249,23 +272,21 @@ check_environment(char *const *terminal)
  * the line it is sent, or NULL to let it in.
  */
 static const char *
-refusal(const struct limits *limits, const struct sockaddr *sa,
-    const char *host)
+refusal(const struct sockaddr *sa, const char *host)
 {
-	if (!access_allowed(&limits->access, sa))
+	if (!access_allowed(&limits.access, sa))
 		return "ptychatd: access denied\n";
-	if (session_count() >= limits->max_clients)
+	if (session_count() >= limits.max_clients)
 		return "ptychatd: too many clients; try again later\n";
-	if (limits->max_per_host != 0 &&
-	    session_count_host(host) >= limits->max_per_host)
+	if (limits.max_per_host != 0 &&
+	    session_count_host(host) >= limits.max_per_host)
 		return "ptychatd: too many connections from your address\n";
 	return NULL;
 }
 
 /* Accepts one client and opens its session, or turns it away. */
 static void
-accept_client(int lfd, const struct server_config *config,
-    const struct limits *limits, unsigned long *number)
+accept_client(int lfd, unsigned long *number)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
@@ -287,7 +308,7 @@ accept_client(int lfd, const struct server_config *config,
 		return;
 	}
 	peer_from_sockaddr(&peer, (struct sockaddr *)&ss);
-	if ((why = refusal(limits, (struct sockaddr *)&ss, peer.host))) {
+	if ((why = refusal((struct sockaddr *)&ss, peer.host))) {
 		/* The line without its "ptychatd: " and newline. */
 		log_info("refused %s: %.*s", peer.label,
 		    (int)strlen(why) - 11, why + 10);
@@ -296,7 +317,7 @@ accept_client(int lfd, const struct server_config *config,
 	}
 	++*number;
 	log_info("session %lu %s: connected", *number, peer.label);
-	session_open(config, fd, &peer, *number, &pid);
+	session_open(&config, fd, &peer, *number, &pid);
 	if (pid != -1)
 		children_add(pid, *number);
 }
@@ -351,24 +372,22 @@ main(int argc, char *argv[])
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	struct server_config config;
-	struct limits limits;
 	struct signalfd_siginfo si;
 	struct rlimit nofile;
 	struct pollfd pfd[2];
 	struct peer bound;
 	sigset_t sigs;
-	char err[512], **terminal;
+	char err[512];
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "xterm";
 	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd, stop[2];
 	int v4 = 0, v6 = 0;
 
-	memset(&config, 0, sizeof config);
-	memset(&limits, 0, sizeof limits);
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
-	while ((ch = getopt_long(argc, argv, "46b:p:t:qvhV", longopts,
+	log_init("ptychatd", 0);
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":46b:p:t:qvhV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case OPT_ALLOW:
@@ -417,6 +436,7 @@ main(int argc, char *argv[])
 			printf("ptychatd %s\n", PTYCHAT_VERSION);
 			return 0;
 		default:
+			log_bad_option(ch, argv);
 			usage(2);
 		}
 	}
@@ -428,11 +448,11 @@ main(int argc, char *argv[])
 	parse_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
 		usage_error("the bind address is empty");
-	if ((terminal = termcmd_split(terminal_cmd)) == NULL) {
+	if ((config.terminal = termcmd_split(terminal_cmd)) == NULL) {
 		fprintf(stderr, "ptychatd: out of memory\n");
 		return 1;
 	}
-	if (termcmd_check(terminal, err, sizeof err) == -1)
+	if (termcmd_check(config.terminal, err, sizeof err) == -1)
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
@@ -461,8 +481,12 @@ main(int argc, char *argv[])
 		log_error("pipe: %s", strerror(errno));
 		return 1;
 	}
-	config.terminal = terminal;
 	config.stopfd = stop[0];
+	if ((config.bridge = find_bridge()) == NULL &&
+	    termcmd_is_xterm(config.terminal))
+		log_error("warning: ptychat-bridge is not installed beside "
+		    "ptychatd; xterm windows will not close from their "
+		    "close button");
 
 	if ((lfd = net_listen(bind_host, port, family, &bound, err,
 	    sizeof err)) == -1) {
@@ -471,7 +495,7 @@ main(int argc, char *argv[])
 	}
 	/* Always shown, even with -q: it tells scripts the real port. */
 	log_error("listening on %s port %s", bound.host, bound.port);
-	check_environment(terminal);
+	check_environment(config.terminal);
 
 	pfd[0].fd = lfd;
 	pfd[0].events = POLLIN;
@@ -496,10 +520,10 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (pfd[0].revents & POLLIN)
-			accept_client(lfd, &config, &limits, &number);
+			accept_client(lfd, &number);
 	}
 	stop_server(lfd, sigfd, stop[1]);
-	termcmd_free(terminal);
+	termcmd_free(config.terminal);
 	free(limits.access.rules);
 	free(children);
 	return 0;

@@ -1,10 +1,10 @@
 /*
  * The two relay threads of a session.
  *
- * socket -> window: what the client says is sanitised and written to the
- * pty slave, where the window shows it.
- * window -> socket: each line the operator types in the window (the
- * slave is in canonical mode) is sent to this client and no other.
+ * socket -> window: what the client says is sanitised and written to our
+ * end of the session pty, where the window shows it.
+ * window -> socket: each line the operator types in the window (a
+ * terminal in canonical mode edits it) is sent to this client only.
  *
  * Neither thread queues: a slow window holds back its client through TCP,
  * and a slow client holds back its window's typing.
@@ -108,7 +108,7 @@ relay_socket_to_window(void *arg)
 		if (n > 0) {
 			atomic_store(&s->last_active, session_now());
 			outlen = sanitize_feed(&san, in, (size_t)n, out);
-			if (io_write_until(s->slave, out, outlen,
+			if (io_write_until(s->tty, out, outlen,
 			    s->config->stopfd) == -1)
 				break;
 			continue;
@@ -120,7 +120,7 @@ relay_socket_to_window(void *arg)
 		    atomic_load(&s->client_gone))
 			break;
 		outlen = sanitize_finish(&san, out);
-		(void)io_write_until(s->slave, out, outlen, s->config->stopfd);
+		(void)io_write_until(s->tty, out, outlen, s->config->stopfd);
 		if (n == 0) {
 			atomic_store(&s->client_eof, 1);
 			log_info("session %lu %s: client closed its side",
@@ -150,7 +150,7 @@ relay_window_to_socket(struct session *s)
 	ssize_t n;
 	int wait_ms, ready;
 
-	pfd[0].fd = s->slave;
+	pfd[0].fd = s->tty;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = s->config->stopfd;
 	pfd[1].events = POLLIN;
@@ -177,7 +177,7 @@ relay_window_to_socket(struct session *s)
 			relay_client_gone(s, "connection lost");
 		if (pfd[0].revents == 0)
 			continue;
-		n = read(s->slave, buf, sizeof buf);
+		n = read(s->tty, buf, sizeof buf);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)

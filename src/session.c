@@ -73,7 +73,7 @@ session_say(struct session *s, const char *fmt, ...)
 		return;
 	n = (int)strlen(line);
 	line[n++] = '\n';
-	(void)io_write_until(s->slave, line, (size_t)n, s->config->stopfd);
+	(void)io_write_until(s->tty, line, (size_t)n, s->config->stopfd);
 }
 
 /* Drops one reference; the last one closes the session and frees it. */
@@ -87,8 +87,10 @@ session_release(struct session *s)
 		(void)shutdown(s->sock, SHUT_RDWR);
 		close(s->sock);
 	}
-	/* With its slave gone, the window's terminal exits. */
-	close(s->slave);
+	/* With our end gone, the window's terminal exits. */
+	close(s->tty);
+	if (s->held != -1)
+		close(s->held);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
 
 	pthread_mutex_lock(&session_lock);
@@ -102,6 +104,19 @@ session_release(struct session *s)
 	pthread_cond_broadcast(&session_ended);
 	pthread_mutex_unlock(&session_lock);
 	free(s);
+}
+
+/* Tells the session whose window process was pid that it has exited. */
+void
+session_terminal_exited(pid_t pid)
+{
+	struct session *s;
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next)
+		if (s->pid == pid)
+			atomic_store(&s->terminal_exited, 1);
+	pthread_mutex_unlock(&session_lock);
 }
 
 /* Returns the number of live sessions whose client is at host. */
@@ -158,10 +173,12 @@ session_wait_all(int timeout_ms)
 }
 
 /*
- * Waits for the window's first words: xterm writes its X window id as a
- * hex line into the channel before anything else.  That line is of no use
- * to anyone, and echo is off while it comes.  Returns 0 when the window
- * is ready, or -1 with a reason in why.
+ * Waits for the window's first words: with -S, xterm writes its X window
+ * id as a hex line before anything else (echo is off while it comes);
+ * the bridge writes "ready".  The line is of no further use.  A terminal
+ * that exits first (no display, say) is noticed by the main thread, which
+ * reaps it.  Returns 0 when the window is ready, or -1 with a reason in
+ * why.
  */
 static int
 session_await_window(struct session *s, const char **why)
@@ -182,11 +199,15 @@ session_await_window(struct session *s, const char **why)
 			*why = "the terminal did not open a window in time";
 			return -1;
 		}
-		pfd[0].fd = s->slave;
+		if (atomic_load(&s->terminal_exited)) {
+			*why = "the terminal exited before its window opened";
+			return -1;
+		}
+		pfd[0].fd = s->tty;
 		pfd[0].events = POLLIN;
 		pfd[1].fd = s->config->stopfd;
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, wait_ms) == -1) {
+		if (poll(pfd, 2, wait_ms < 100 ? wait_ms : 100) == -1) {
 			if (errno == EINTR)
 				continue;
 			*why = strerror(errno);
@@ -198,7 +219,7 @@ session_await_window(struct session *s, const char **why)
 		}
 		if (pfd[0].revents == 0)
 			continue;
-		n = read(s->slave, buf, sizeof buf);
+		n = read(s->tty, buf, sizeof buf);
 		if (n > 0 && memchr(buf, '\n', (size_t)n) != NULL)
 			return 0;
 		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
@@ -267,7 +288,11 @@ session_main(void *arg)
 		session_release(s);
 		return NULL;
 	}
-	if (session_typing_mode(s->slave) == -1)
+	if (s->held != -1) {
+		/* The bridge has the slave: its close now means the end. */
+		close(s->held);
+		s->held = -1;
+	} else if (session_typing_mode(s->tty) == -1)
 		log_error("session %lu %s: pty set-up: %s", s->number,
 		    s->peer.label, strerror(errno));
 	session_banner(s);
@@ -290,9 +315,9 @@ session_main(void *arg)
 }
 
 /*
- * Starts the window's terminal on the pty master, which it gets as fd 3.
- * The child must see nothing of ours but that fd: everything above it is
- * closed, stdin is /dev/null, signals are back to their defaults and
+ * Starts the window's terminal; with master != -1, it gets the pty master
+ * as fd 3 (-S).  The child must see nothing of ours but that fd: the rest
+ * is closed, stdin is /dev/null, signals are back to their defaults and
  * unblocked, and it leads its own session.  Returns the pid, or -1 with
  * errno set.
  */
@@ -320,8 +345,11 @@ session_spawn(char **argv, int master)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
 	    O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, master, SESSION_HANDOFF_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, SESSION_HANDOFF_FD + 1);
+	if (master != -1)
+		posix_spawn_file_actions_adddup2(&fa, master,
+		    SESSION_HANDOFF_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, master != -1 ?
+	    SESSION_HANDOFF_FD + 1 : STDERR_FILENO + 1);
 	err = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&sa);
@@ -330,6 +358,26 @@ session_spawn(char **argv, int master)
 		return -1;
 	}
 	return pid;
+}
+
+/*
+ * Prepares the pty for the kind of window about to be launched, before
+ * the launch.  For -S, echo goes off so xterm's window id line stays out
+ * of the window.  For the bridge, the session pty is raw both ways.
+ * Returns -1 with errno set on failure.
+ */
+static int
+session_pty_mode(int slave, int bridge)
+{
+	struct termios t;
+
+	if (tcgetattr(slave, &t) == -1)
+		return -1;
+	if (bridge)
+		cfmakeraw(&t);
+	else
+		t.c_lflag &= ~(tcflag_t)ECHO;
+	return tcsetattr(slave, TCSANOW, &t);
 }
 
 /*
@@ -344,13 +392,14 @@ session_open(const struct server_config *config, int sock,
     const struct peer *peer, unsigned long number, pid_t *pid)
 {
 	struct session *s = NULL;
-	struct termios t;
 	pthread_attr_t attr;
 	pthread_t tid;
 	char ptsname[64], **argv = NULL;
+	const char *bridge;
 	int master = -1, slave = -1, moved, err;
 
 	*pid = -1;
+	bridge = termcmd_is_xterm(config->terminal) ? config->bridge : NULL;
 	/* glibc's openpty leaves both ends inheritable: fix that at once. */
 	if (openpty(&master, &slave, ptsname, NULL, NULL) == -1) {
 		log_error("session %lu %s: openpty: %s", number, peer->label,
@@ -367,18 +416,14 @@ session_open(const struct server_config *config, int sock,
 		close(master);
 		master = moved;
 	}
-	/* Keep xterm's window id line out of the window. */
-	if (tcgetattr(slave, &t) == -1)
-		goto fail_errno;
-	t.c_lflag &= ~(tcflag_t)ECHO;
-	if (tcsetattr(slave, TCSANOW, &t) == -1 || io_nonblock(slave) == -1)
+	if (session_pty_mode(slave, bridge != NULL) == -1)
 		goto fail_errno;
 
 	argv = termcmd_argv(config->terminal, number, peer, ptsname,
-	    SESSION_HANDOFF_FD);
+	    SESSION_HANDOFF_FD, bridge);
 	if (argv == NULL)
 		goto fail_errno;
-	if ((*pid = session_spawn(argv, master)) == -1) {
+	if ((*pid = session_spawn(argv, bridge ? -1 : master)) == -1) {
 		log_error("session %lu %s: cannot start terminal '%s': %s",
 		    number, peer->label, argv[0], strerror(errno));
 		goto fail;
@@ -387,9 +432,6 @@ session_open(const struct server_config *config, int sock,
 	    peer->label, argv[0], (long)*pid);
 	termcmd_free(argv);
 	argv = NULL;
-	/* Only the window may hold the master, or its close goes unseen. */
-	close(master);
-	master = -1;
 
 	if ((s = calloc(1, sizeof *s)) == NULL)
 		goto fail_errno;
@@ -397,7 +439,22 @@ session_open(const struct server_config *config, int sock,
 	s->number = number;
 	s->peer = *peer;
 	s->sock = sock;
-	s->slave = slave;
+	s->pid = *pid;
+	if (bridge) {
+		/* Hold the slave until the bridge has it open. */
+		s->tty = master;
+		s->held = slave;
+	} else {
+		/* Only the window may hold the master, or its close goes
+		 * unseen. */
+		close(master);
+		s->tty = slave;
+		s->held = -1;
+	}
+	master = slave = -1;
+	if (io_nonblock(s->tty) == -1)
+		log_error("session %lu %s: O_NONBLOCK: %s", number,
+		    peer->label, strerror(errno));
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->last_active, session_now());
 

@@ -66,6 +66,12 @@ termcmd_check(char *const *words, char *err, size_t errlen)
 	}
 	for (; *words != NULL; words++) {
 		for (p = *words; (p = strchr(p, '%')) != NULL; p += 2) {
+			if (p[1] == '\0') {
+				snprintf(err, errlen, "lone %% at the end of "
+				    "terminal command word '%s': use %%%% for a "
+				    "percent sign", *words);
+				return -1;
+			}
 			if (p[1] != 'n' && p[1] != 'a' && p[1] != 'p' &&
 			    p[1] != '%') {
 				snprintf(err, errlen, "bad %%%.1s in terminal "
@@ -124,33 +130,72 @@ termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
 }
 
 /*
+ * A second wall behind the sanitiser: xterm is told to ignore requests
+ * to move or retitle its window, change fonts or colours, or report
+ * termcap strings, whatever bytes reach it.
+ */
+static const char *const xterm_hardening[] = {
+	"*allowWindowOps: false",
+	"*allowTitleOps: false",
+	"*allowFontOps: false",
+	"*allowColorOps: false",
+	"*allowTcapOps: false",
+};
+#define XTERM_HARDENING	(sizeof xterm_hardening / sizeof xterm_hardening[0])
+
+/* Returns 1 when the terminal program is xterm (or uxterm). */
+int
+termcmd_is_xterm(char *const *words)
+{
+	const char *base = strrchr(words[0], '/');
+
+	base = base ? base + 1 : words[0];
+	return strcmp(base, "xterm") == 0 || strcmp(base, "uxterm") == 0;
+}
+
+/*
  * Builds the argument vector for one session's window: the expanded
- * words, then the title (-T, -n) and the hand-off of the pty master on
+ * words, xterm's hardening resources, the title (-T, -n), and then either
+ * "-e BRIDGE PTSNAME" (bridge given) or the hand-off of the pty master on
  * fd (-S<ptsname>/<fd>, xterm's convention).  Returns NULL when out of
  * memory.
  */
 char **
 termcmd_argv(char *const *words, unsigned long number, const struct peer *peer,
-    const char *ptsname, int fd)
+    const char *ptsname, int fd, const char *bridge)
 {
 	char **argv, title[PEER_LABEL_MAX + 32], handoff[128];
 	size_t nwords, i, n = 0;
+	int xterm = termcmd_is_xterm(words);
 
 	for (nwords = 0; words[nwords] != NULL; nwords++)
 		;
-	if ((argv = calloc(nwords + 6, sizeof *argv)) == NULL)
+	if ((argv = calloc(nwords + 2 * XTERM_HARDENING + 8,
+	    sizeof *argv)) == NULL)
 		return NULL;
 	for (i = 0; i < nwords; i++)
 		if ((argv[n++] = termcmd_expand(words[i], number, peer)) == NULL)
 			goto fail;
+	for (i = 0; xterm && i < XTERM_HARDENING; i++)
+		if ((argv[n++] = strdup("-xrm")) == NULL ||
+		    (argv[n++] = strdup(xterm_hardening[i])) == NULL)
+			goto fail;
 	snprintf(title, sizeof title, "ptychat #%lu %s", number, peer->label);
-	snprintf(handoff, sizeof handoff, "-S%s/%d", ptsname, fd);
 	if ((argv[n++] = strdup("-T")) == NULL ||
 	    (argv[n++] = strdup(title)) == NULL ||
 	    (argv[n++] = strdup("-n")) == NULL ||
-	    (argv[n++] = strdup(title)) == NULL ||
-	    (argv[n++] = strdup(handoff)) == NULL)
+	    (argv[n++] = strdup(title)) == NULL)
 		goto fail;
+	if (bridge != NULL) {
+		if ((argv[n++] = strdup("-e")) == NULL ||
+		    (argv[n++] = strdup(bridge)) == NULL ||
+		    (argv[n++] = strdup(ptsname)) == NULL)
+			goto fail;
+	} else {
+		snprintf(handoff, sizeof handoff, "-S%s/%d", ptsname, fd);
+		if ((argv[n++] = strdup(handoff)) == NULL)
+			goto fail;
+	}
 	return argv;
 fail:
 	termcmd_free(argv);

@@ -19,7 +19,7 @@ bad = [
     (["-4", "-6"], "-4 and -6 cannot be used together"),
     (["-t", ""], "the terminal command is empty"),
     (["-t", "xterm -T %x"], "bad %x in terminal command word '%x'"),
-    (["-t", "xterm 100%"], "bad % in terminal command word '100%'"),
+    (["-t", "xterm 100%"], "lone % at the end of terminal command word '100%'"),
     (["-b", ""], "the bind address is empty"),
     (["extra"], "unexpected argument 'extra'"),
     (["-p"], "requires an argument"),

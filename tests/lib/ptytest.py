@@ -4,6 +4,7 @@ Each test is a Python script that prints TAP.  It starts its own
 ptychatd on port 0 in a private temporary directory, waits on conditions
 with deadlines (never a bare sleep), and cleans up everything it started.
 """
+import atexit
 import os
 import re
 import shutil
@@ -134,6 +135,16 @@ def process_alive(pid):
     return stat[stat.rfind(")") + 2:].split()[0] != "Z"
 
 
+# Every server started, so that none outlives its test, whatever happens.
+_servers = []
+
+
+@atexit.register
+def _cleanup_servers():
+    for srv in _servers:
+        srv.cleanup()
+
+
 class Server:
     """A ptychatd on port 0 whose stderr goes to a log file."""
 
@@ -157,8 +168,10 @@ class Server:
                                      stdout=subprocess.DEVNULL,
                                      stderr=self.log, env=full_env)
         self.pid = self.proc.pid
+        _servers.append(self)
         m = self.wait_log(r"listening on \S+ port (\d+)", 10)
         if not m:
+            self.cleanup()
             raise RuntimeError("ptychatd did not start:\n" + self.text())
         self.port = int(m.group(1))
 
@@ -192,10 +205,14 @@ class Server:
             return None
 
     def cleanup(self):
-        if self.proc.poll() is None:
+        """Stops the server and its windows; safe to call twice."""
+        # SIGTERM, not SIGKILL: valgrind and LeakSanitizer report at exit.
+        if self.stop(signal.SIGTERM) is None:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+        if not os.path.isdir(self.windows):
+            return
         for name in os.listdir(self.windows):
             if name.endswith(".pid"):
                 try:
@@ -285,6 +302,17 @@ class Client:
 
     def close(self):
         self.sock.close()
+
+
+def kill_all(procs):
+    """Kills and reaps helper processes, closing their pipes."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+        for f in (p.stdin, p.stdout, p.stderr):
+            if f is not None and not f.closed:
+                f.close()
 
 
 def tmpdir():

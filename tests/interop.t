@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+# Other people's clients against the real ptychatd, with the stand-in
+# terminal: OpenBSD nc, ncat, socat, telnet, a plain Python socket script
+# and our own ptychat.  For each one: its line shows in its window with a
+# plain line end, a line typed in the window reaches its standard output,
+# its end of input (where it can half-close) shows in the window while
+# replies still reach it, and closing the window ends it.
+#
+# A missing tool skips its own checks (TAP "# SKIP"), or fails them when
+# PTYCHAT_REQUIRE_X=1.
+import os
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import (PTYCHAT, REQUIRE, SLOW, TAP, Server,  # noqa: E402
+                     children_of, kill_all, process_alive, tmpdir,
+                     wait_for)
+
+TIMEOUT = 5.0 * SLOW
+
+# Copies stdin to the socket (then half-closes) and the socket to stdout.
+PY_CLIENT = r"""
+import socket, sys, threading
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5)
+s.settimeout(None)
+s.sendall(sys.argv[2].encode())
+def up():
+    while True:
+        data = sys.stdin.buffer.read1(65536)
+        if not data:
+            break
+        s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+"""
+
+# Checks made for each client; a skipped client skips this many.
+CHECKS_FULL = 6         # with a half-close
+CHECKS_PLAIN = 4        # without
+
+
+def openbsd_nc():
+    """Returns None when nc is OpenBSD's (it has -N), or why not."""
+    if shutil.which("nc") is None:
+        return "not installed: nc"
+    p = subprocess.run(["nc", "-h"], capture_output=True, timeout=TIMEOUT)
+    if b"OpenBSD netcat" not in p.stdout + p.stderr:
+        return "nc is not OpenBSD netcat (no -N)"
+    return None
+
+
+def tool_missing(name):
+    return None if shutil.which(name) else "not installed: " + name
+
+
+class Tool:
+    def __init__(self, name, argv, missing, half_close, greets=False,
+                 want_stderr=None):
+        self.name = name
+        self.argv = argv                # PORT becomes the port number
+        self.missing = missing          # None, or why it cannot run
+        self.half_close = half_close    # stdin EOF leaves reading open
+        self.greets = greets            # sends "hello from NAME" itself
+        self.want_stderr = want_stderr  # ours: exit 0 with this stderr
+
+
+def skip(t, count, name, reason):
+    """Skips count checks, or fails one when every tool is required."""
+    if REQUIRE:
+        t.ok(False, "%s: required tool missing: %s" % (name, reason))
+        return
+    for _ in range(count):
+        t.count += 1
+        print("ok %d - %s # SKIP %s" % (t.count, name, reason), flush=True)
+
+
+def read_until(p, want, timeout=TIMEOUT):
+    """Reads p's stdout until want is seen, EOF or the deadline."""
+    fd = p.stdout.fileno()
+    deadline = time.monotonic() + timeout
+    while want not in p.got:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            break
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        p.got += data
+    return want in p.got
+
+
+def exercise(t, srv, number, tool):
+    """Runs one client through its checks; returns its process."""
+    name = tool.name
+    argv = [a.replace("PORT", str(srv.port)) for a in tool.argv]
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.got = b""
+    try:
+        w = srv.window(number)
+    except RuntimeError as e:
+        t.ok(False, "%s: its window opens" % name, e)
+        return p
+    line = "hello from %s" % name
+    if not tool.greets:
+        p.stdin.write(line.encode() + b"\n")
+        p.stdin.flush()
+
+    # The pty's ONLCR makes a line end \r\n on screen; a stray CR would
+    # show as ^M.
+    t.ok(w.wait_text(line + "\r\n") and "^M" not in w.text(),
+         "%s: its line shows in window %d with a plain line end"
+         % (name, number), repr(w.text()[-200:]))
+
+    w.type("reply to %s\r" % name)
+    t.ok(read_until(p, b"reply to %s\n" % name.encode()),
+         "%s: a line typed in the window reaches its stdout" % name, p.got)
+
+    if tool.half_close:
+        p.stdin.close()
+        t.ok(w.wait_text("closed its side"),
+             "%s: its end of input shows in the window" % name,
+             repr(w.text()[-200:]))
+        w.type("after your EOF\r")
+        t.ok(read_until(p, b"after your EOF\n"),
+             "%s: a line typed after its EOF still reaches it" % name, p.got)
+
+    w.close()
+    try:
+        p.wait(TIMEOUT)
+        exited = True
+    except subprocess.TimeoutExpired:
+        exited = False
+    err = p.stderr.read1(65536).decode("utf-8", "replace") if exited else ""
+    t.ok(exited, "%s: closing the window ends it" % name,
+         err if exited else "still running")
+    if tool.want_stderr is not None:
+        t.ok(exited and p.returncode == 0 and err == tool.want_stderr,
+             "%s: it exits 0 and says %s" % (name,
+                                               repr(tool.want_stderr)
+                                               if tool.want_stderr
+                                               else "nothing"),
+             "status %r, stderr %r" % (p.returncode, err))
+    t.ok(srv.wait_log(r"session %d \S+: window closed" % number),
+         "%s: the server logs session %d's window closed" % (name, number))
+    return p
+
+
+t = TAP()
+tmp = tmpdir()
+srv = None
+procs = []
+tools = [
+    Tool("nc", ["nc", "-N", "127.0.0.1", "PORT"], openbsd_nc(), True),
+    Tool("ncat", ["ncat", "127.0.0.1", "PORT"], tool_missing("ncat"), True),
+    # socat quits 0.5 s after its stdin ends: no half-close checks.
+    Tool("socat", ["socat", "-", "TCP:127.0.0.1:PORT"],
+         tool_missing("socat"), False),
+    # telnet ends the connection at the end of its input, and sends \r\n.
+    Tool("telnet", ["telnet", "127.0.0.1", "PORT"], tool_missing("telnet"),
+         False),
+    # The script sends its first line, with CRLF, before reading stdin.
+    Tool("python socket script",
+         [sys.executable, "-c", PY_CLIENT, "PORT",
+          "hello from python socket script\r\n"], None, True, True, ""),
+    Tool("ptychat", [PTYCHAT, "127.0.0.1", "PORT"], None, True, False,
+         "ptychat: connection closed by server\n"),
+]
+try:
+    srv = Server(tmp)
+    number = 0
+    for tool in tools:
+        count = CHECKS_FULL if tool.half_close else CHECKS_PLAIN
+        count += tool.want_stderr is not None
+        if tool.missing:
+            skip(t, count, tool.name, tool.missing)
+            continue
+        number += 1
+        procs.append(exercise(t, srv, number, tool))
+
+    t.ok(srv.proc.poll() is None, "the server is still running")
+    t.eq(srv.stop(), 0, "the server stops cleanly with SIGTERM")
+finally:
+    kill_all(procs)
+    if srv:
+        srv.cleanup()
+        if t.failed:
+            t.diag(srv.text())
+    shutil.rmtree(tmp, ignore_errors=True)
+wait_for(lambda: children_of(os.getpid()) == [], 2.0)
+t.eq([pid for pid, _ in children_of(os.getpid()) if process_alive(pid)], [],
+     "no client or server process is left behind")
+t.done()
