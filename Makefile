@@ -15,15 +15,25 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
 PTY_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARNINGS)
 PTY_LDLIBS = -lutil -pthread
 
+# make V=1 shows the full commands.
+ifeq ($(V),1)
+Q =
+say = @:
+else
+Q = @
+say = @printf '  %-6s %s\n'
+endif
+
 # Objects go to $(O); binaries to $(OUT).  The sanitizer builds set both.
 O ?= build
 OUT ?= .
 
 COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
+	src/tty.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
-BRIDGE_SRC = src/bridge.c src/io.c
+BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
@@ -36,27 +46,33 @@ all: $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge
 
 $(OUT)/ptychat-bridge: $(BRIDGE_OBJ)
 	@mkdir -p $(OUT)
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(BRIDGE_OBJ) $(PTY_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(BRIDGE_OBJ) $(PTY_LDLIBS)
 
 $(O)/%.o: src/%.c src/ptychat.h
 	@mkdir -p $(O)
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(OUT)/ptychatd: $(SERVER_OBJ)
 	@mkdir -p $(OUT)
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SERVER_OBJ) $(PTY_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(SERVER_OBJ) $(PTY_LDLIBS)
 
 $(OUT)/ptychat: $(CLIENT_OBJ)
 	@mkdir -p $(OUT)
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(PTY_LDLIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(PTY_LDLIBS)
 
 # Each unit test links the one object it tests.
 $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/$*.o
+	$(say) CC $<
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/$*.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
-	$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(say) CC $<
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 
 # Starts the server with its defaults: port 6666, an xterm per client.
 run: all

@@ -21,24 +21,6 @@
 
 #include "ptychat.h"
 
-/* Sets the window's terminal up for a person typing whole lines. */
-static void
-bridge_typing_mode(int fd)
-{
-	struct termios t;
-
-	if (tcgetattr(fd, &t) == -1)
-		return;
-	t.c_iflag |= ICRNL | IUTF8;
-	t.c_iflag &= ~(tcflag_t)(INLCR | IGNCR | IXON | IXOFF);
-	t.c_oflag |= OPOST | ONLCR;
-	t.c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
-	/* ^C and ^D are text here; closing the window is how to hang up. */
-	t.c_lflag &= ~(tcflag_t)(ISIG | ECHONL);
-	t.c_cc[VEOF] = _POSIX_VDISABLE;
-	(void)tcsetattr(fd, TCSANOW, &t);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -62,7 +44,8 @@ main(int argc, char *argv[])
 		cfmakeraw(&raw);
 		(void)tcsetattr(pty, TCSANOW, &raw);
 	}
-	bridge_typing_mode(STDIN_FILENO);
+	/* The window's terminal knows what its Backspace key sends. */
+	(void)tty_typing_mode(STDIN_FILENO, -1);
 	/* Tells ptychatd the window is up; it then lets go of the slave. */
 	if (io_write_all(pty, "ready\n", 6) == -1)
 		return 1;

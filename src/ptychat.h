@@ -83,6 +83,9 @@ int	 net_listen(const char *, const char *, int, struct peer *, char *,
 int	 net_connect(const char *, const char *, int, char *, size_t);
 void	 net_refuse(int, const char *);
 
+/* tty.c */
+int	 tty_typing_mode(int, int);
+
 /* termcmd.c */
 char	**termcmd_split(const char *);
 int	 termcmd_check(char *const *, char *, size_t);

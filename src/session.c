@@ -229,45 +229,26 @@ session_await_window(struct session *s, const char **why)
 	}
 }
 
-/*
- * Sets the slave up for a person typing: whole lines with echo and
- * editing, Backspace as ^H (what xterm sends in -S mode), no ^D end of
- * file (it would look like a closed window), no signals, no ^S freeze.
- */
-static int
-session_typing_mode(int slave)
-{
-	struct termios t;
-
-	if (tcgetattr(slave, &t) == -1)
-		return -1;
-	t.c_iflag |= ICRNL | IUTF8;
-	t.c_iflag &= ~(tcflag_t)(INLCR | IGNCR | IXON | IXOFF);
-	t.c_oflag |= OPOST | ONLCR;
-	t.c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
-	t.c_lflag &= ~(tcflag_t)(ISIG | ECHONL);
-	t.c_cc[VERASE] = 010;
-	t.c_cc[VKILL] = 025;
-	t.c_cc[VWERASE] = 027;
-	t.c_cc[VEOF] = _POSIX_VDISABLE;
-	return tcsetattr(slave, TCSANOW, &t);
-}
-
 /* Writes the banner that greets the operator in a new window. */
 static void
 session_banner(struct session *s)
 {
-	char when[64];
+	char when[64], banner[512];
 	struct tm tm;
 	time_t now;
+	int n;
 
 	now = time(NULL);
 	localtime_r(&now, &tm);
 	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm);
-	session_say(s, "ptychat session #%lu: client %s connected at %s.\n"
+	n = snprintf(banner, sizeof banner,
+	    "ptychat session #%lu: client %s connected at %s.\n"
 	    "Type a line and press Enter to send it to this client only.\n"
-	    "Close this window to hang up.\n", s->number, s->peer.label,
+	    "Close this window to hang up.\n\n", s->number, s->peer.label,
 	    when);
+	if (n > 0 && (size_t)n < sizeof banner)
+		(void)io_write_until(s->tty, banner, (size_t)n,
+		    s->config->stopfd);
 }
 
 /* The session thread: window hand-shake, then the relays. */
@@ -292,7 +273,7 @@ session_main(void *arg)
 		/* The bridge has the slave: its close now means the end. */
 		close(s->held);
 		s->held = -1;
-	} else if (session_typing_mode(s->tty) == -1)
+	} else if (tty_typing_mode(s->tty, 010) == -1)	/* xterm -S: ^H */
 		log_error("session %lu %s: pty set-up: %s", s->number,
 		    s->peer.label, strerror(errno));
 	session_banner(s);
