@@ -31,8 +31,8 @@
 #define DEFAULT_MAX_CLIENTS	64
 
 /* How long shutdown waits for sessions, then for windows, in ms. */
-#define STOP_SESSIONS_MS	1000
-#define STOP_WINDOWS_MS		700
+#define STOP_SESSIONS_MS	600
+#define STOP_WINDOWS_MS		400
 
 /* A window process and the session it belongs to. */
 struct child {

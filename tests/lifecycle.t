@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (STANDIN, TAP, Server, children_of, process_alive,  # noqa
+from ptytest import (REQUIRE, STANDIN, TAP, Server, children_of, process_alive,  # noqa
                      thread_count, tmpdir, wait_for)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
@@ -170,9 +170,25 @@ def early_exit(tmp):
 
 
 def no_display(tmp):
-    srv = Server(tmp, env={"DISPLAY": ""})
+    """No DISPLAY: warned at start; a real xterm then cannot open, and the
+    client is told so at once (no waiting for a time-out)."""
+    terminal = "xterm" if shutil.which("xterm") else None
+    srv = Server(tmp, terminal=terminal, env={"DISPLAY": ""})
     t.ok(srv.wait_log(r"warning: DISPLAY is not set"),
          "an unset DISPLAY is reported at start")
+    if terminal is None:
+        if REQUIRE:
+            t.ok(False, "xterm is required (PTYCHAT_REQUIRE_X=1)")
+        else:
+            print("ok %d # SKIP xterm is not installed" % (t.count + 1))
+            t.count += 1
+        return srv
+    c = srv.connect()
+    t.ok(c.wait_eof(5) and c.buf == NO_WINDOW,
+         "with no display, an xterm client is told no window is available",
+         c.buf)
+    t.ok(srv.wait_log(r"session 1 \S+: no window: the terminal exited"),
+         "and the server logs why")
     return srv
 
 
