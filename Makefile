@@ -96,7 +96,7 @@ check-reports: all $(UNIT_BIN) $(STANDIN)
 	rm -rf $(O)/reports && mkdir -p $(O)/reports
 	ASAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/asan \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/ubsan:print_stacktrace=1 \
-	TSAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/tsan \
+	TSAN_OPTIONS=log_path=$(CURDIR)/$(O)/reports/tsan:atexit_sleep_ms=0 \
 	PTYCHAT_TIME_FACTOR=4 PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
 	    prove --exec '' $(UNIT_BIN) tests/*.t
 	@if [ -n "$$(ls $(O)/reports)" ]; then \

@@ -9,7 +9,7 @@ packages="
 	xterm xvfb xdotool x11-utils imagemagick
 	mandoc
 	socat ncat netcat-openbsd telnet tmux
-	valgrind clang
+	valgrind clang libclang-rt-dev
 "
 
 if [ "$(id -u)" -ne 0 ]; then
