@@ -83,6 +83,17 @@ int	 net_listen(const char *, const char *, int, struct peer *, char *,
 int	 net_connect(const char *, const char *, int, char *, size_t);
 void	 net_refuse(int, const char *);
 
+/* transcript.c */
+struct transcript;
+
+int	 transcript_dir(const char *);
+struct transcript *transcript_open(const char *, unsigned long,
+	    const struct peer *);
+void	 transcript_write(struct transcript *, int, const char *, size_t);
+void	 transcript_event(struct transcript *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 transcript_close(struct transcript *);
+
 /* tty.c */
 int	 tty_typing_mode(int, int);
 
@@ -103,6 +114,7 @@ struct server_config {
 	int		 stopfd;	/* readable once the server stops */
 	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
 	const char	*bridge;	/* ptychat-bridge, for xterm; or NULL */
+	const char	*log_dir;	/* --log-dir, or NULL */
 };
 
 struct session {
@@ -119,6 +131,7 @@ struct session {
 	atomic_int	 client_eof;	/* the client will send no more */
 	atomic_int	 client_gone;	/* the client takes no more either */
 	atomic_llong	 last_active;	/* CLOCK_MONOTONIC s of the last byte */
+	struct transcript *transcript;	/* --log-dir's file, or NULL */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
 

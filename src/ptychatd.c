@@ -87,6 +87,7 @@ usage(int status)
 "                         (default: no limit)\n"
 "      --idle-timeout S   disconnect a client after S seconds of silence\n"
 "                         both ways (default: never)\n"
+"      --log-dir DIR      write a transcript of each session into DIR\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
@@ -354,8 +355,9 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
-	    OPT_IDLE_TIMEOUT };
+	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR };
 	static const struct option longopts[] = {
+		{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
 		{ "allow",	required_argument,	NULL, OPT_ALLOW },
 		{ "deny",	required_argument,	NULL, OPT_DENY },
 		{ "max-clients", required_argument,	NULL, OPT_MAX_CLIENTS },
@@ -404,6 +406,11 @@ main(int argc, char *argv[])
 		case OPT_MAX_PER_HOST:
 			limits.max_per_host = parse_number(optarg, 0, 100000,
 			    "--max-per-host");
+			break;
+		case OPT_LOG_DIR:
+			if (*optarg == '\0')
+				usage_error("the --log-dir directory is empty");
+			config.log_dir = optarg;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			config.idle_timeout = (unsigned)parse_number(optarg,
@@ -488,6 +495,10 @@ main(int argc, char *argv[])
 		    "ptychatd; xterm windows will not close from their "
 		    "close button");
 
+	if (config.log_dir != NULL && transcript_dir(config.log_dir) == -1) {
+		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));
+		return 1;
+	}
 	if ((lfd = net_listen(bind_host, port, family, &bound, err,
 	    sizeof err)) == -1) {
 		log_error("%s", err);

@@ -32,6 +32,7 @@ relay_client_gone(struct session *s, const char *why)
 		return;
 	log_info("session %lu %s: client gone (%s)", s->number,
 	    s->peer.label, why);
+	transcript_event(s->transcript, "client gone (%s)", why);
 	session_say(s, "*** %s: the client is gone (%s). "
 	    "Close this window. ***", s->peer.label, why);
 }
@@ -50,6 +51,7 @@ relay_idle_close(struct session *s)
 		return;
 	log_info("session %lu %s: idle for %u s; disconnecting", s->number,
 	    s->peer.label, idle);
+	transcript_event(s->transcript, "idle for %u s; disconnected", idle);
 	snprintf(line, sizeof line, "ptychatd: idle for %u seconds; "
 	    "disconnecting\n", idle);
 	(void)send(s->sock, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -108,6 +110,7 @@ relay_socket_to_window(void *arg)
 		if (n > 0) {
 			atomic_store(&s->last_active, session_now());
 			outlen = sanitize_feed(&san, in, (size_t)n, out);
+			transcript_write(s->transcript, '<', out, outlen);
 			if (io_write_until(s->tty, out, outlen,
 			    s->config->stopfd) == -1)
 				break;
@@ -120,11 +123,14 @@ relay_socket_to_window(void *arg)
 		    atomic_load(&s->client_gone))
 			break;
 		outlen = sanitize_finish(&san, out);
+		transcript_write(s->transcript, '<', out, outlen);
 		(void)io_write_until(s->tty, out, outlen, s->config->stopfd);
 		if (n == 0) {
 			atomic_store(&s->client_eof, 1);
 			log_info("session %lu %s: client closed its side",
 			    s->number, s->peer.label);
+			transcript_event(s->transcript, "client closed its "
+			    "side");
 			session_say(s, "*** %s closed its side of the "
 			    "connection. What you type is still sent while it "
 			    "is accepted. ***", s->peer.label);
@@ -139,6 +145,22 @@ done:
 	free(out);
 	session_release(s);
 	return NULL;
+}
+
+/* Records a line the operator sent, sanitised like the client's. */
+static void
+relay_record_sent(struct session *s, const char *line, size_t len)
+{
+	char out[SANITIZE_OUT_MAX(4096)];
+	struct sanitizer san;
+	size_t n;
+
+	if (s->transcript == NULL)
+		return;
+	sanitize_init(&san);
+	n = sanitize_feed(&san, line, len, out);
+	n += sanitize_finish(&san, out + n);
+	transcript_write(s->transcript, '>', out, n);
 }
 
 void
@@ -187,6 +209,7 @@ relay_window_to_socket(struct session *s)
 			continue;
 		}
 		atomic_store(&s->last_active, session_now());
+		relay_record_sent(s, buf, (size_t)n);
 		if (io_send_until(s->sock, buf, (size_t)n,
 		    s->config->stopfd) == -1) {
 			if (errno == ECANCELED)
@@ -200,6 +223,7 @@ relay_window_to_socket(struct session *s)
 	atomic_store(&s->window_closed, 1);
 	log_info("session %lu %s: window closed; disconnecting", s->number,
 	    s->peer.label);
+	transcript_event(s->transcript, "window closed; client disconnected");
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);
 }

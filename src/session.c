@@ -91,6 +91,8 @@ session_release(struct session *s)
 	close(s->tty);
 	if (s->held != -1)
 		close(s->held);
+	transcript_event(s->transcript, "session ended");
+	transcript_close(s->transcript);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
 
 	pthread_mutex_lock(&session_lock);
@@ -264,6 +266,7 @@ session_main(void *arg)
 	if (session_await_window(s, &why) == -1) {
 		log_error("session %lu %s: no window: %s", s->number,
 		    s->peer.label, why);
+		transcript_event(s->transcript, "no window: %s", why);
 		net_refuse(s->sock, SESSION_NO_WINDOW);
 		s->sock = -1;
 		session_release(s);
@@ -278,6 +281,7 @@ session_main(void *arg)
 		    s->peer.label, strerror(errno));
 	session_banner(s);
 	log_info("session %lu %s: window open", s->number, s->peer.label);
+	transcript_event(s->transcript, "window open");
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -438,6 +442,15 @@ session_open(const struct server_config *config, int sock,
 		    peer->label, strerror(errno));
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->last_active, session_now());
+	if (config->log_dir != NULL) {
+		s->transcript = transcript_open(config->log_dir, number, peer);
+		if (s->transcript == NULL)
+			log_error("session %lu %s: transcript in %s: %s",
+			    number, peer->label, config->log_dir,
+			    strerror(errno));
+		transcript_event(s->transcript, "ptychat session #%lu: "
+		    "client %s connected", number, peer->label);
+	}
 
 	pthread_mutex_lock(&session_lock);
 	s->next = session_list;
