@@ -30,8 +30,12 @@ for name, binary in pages.items():
     # Each option is accepted: "--opt[=x] --help" parses it, then --help
     # exits before anything is done with it.
     takes_value = set(re.findall(r"--([a-z0-9-]+)[ =][A-Z]", help_text))
+    sample = {"allow": "127.0.0.1", "deny": "127.0.0.1", "bind": "::1",
+              "terminal": "xterm", "log-dir": "unused"}
     for opt in sorted(in_help):
-        word = "--" + opt + ("=x" if opt in takes_value else "")
+        word = "--" + opt
+        if opt in takes_value:
+            word += "=" + sample.get(opt, "1")
         status, out, err = run([binary, word, "--help"], timeout=5)
         t.ok(status == 0 and "unrecognized option" not in err,
              "%s accepts %s, as documented" % (name, word), err)
