@@ -30,11 +30,11 @@ OUT ?= .
 
 COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
-	src/tty.c src/transcript.c \
+	src/tty.c src/transcript.c src/terminal.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
-UNIT_TESTS = test_sanitize test_termcmd test_net test_access
+UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -64,10 +64,12 @@ $(OUT)/ptychat: $(CLIENT_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(PTY_LDLIBS)
 
-# Each unit test links the one object it tests.
+# Each unit test links the object it tests, and what that one needs.
 $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 	$(say) CC $<
-	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(O)/$*.o
+	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(filter %.o,$^)
+$(O)/test_terminal: $(O)/termcmd.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

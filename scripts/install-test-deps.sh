@@ -6,7 +6,7 @@ set -eu
 packages="
 	build-essential pkg-config
 	perl python3
-	xterm xfonts-base xvfb xdotool x11-utils imagemagick
+	xterm rxvt-unicode stterm xfonts-base xvfb xdotool x11-utils imagemagick
 	mandoc
 	socat ncat netcat-openbsd telnet tmux
 	valgrind clang libclang-rt-dev

@@ -41,6 +41,27 @@ void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_bad_option(int, char *const []);
 
+/* editor.c */
+/* Bytes for a terminal, or lines for the wire; grown as needed. */
+struct editor_buf {
+	char		*data;
+	size_t		 len;
+	size_t		 cap;
+};
+
+struct editor;
+
+struct editor *editor_new(const char *, const char *, int);
+void	 editor_free(struct editor *);
+void	 editor_set_width(struct editor *, int);
+void	 editor_start(struct editor *, struct editor_buf *);
+int	 editor_keys(struct editor *, const void *, size_t,
+	    struct editor_buf *, struct editor_buf *);
+void	 editor_print(struct editor *, const void *, size_t,
+	    struct editor_buf *);
+void	 editor_note(struct editor *, const char *, struct editor_buf *);
+void	 editor_buf_free(struct editor_buf *);
+
 /* io.c */
 int	 io_cloexec(int);
 int	 io_nonblock(int);
@@ -97,23 +118,45 @@ void	 transcript_close(struct transcript *);
 /* tty.c */
 int	 tty_typing_mode(int, int);
 
+/* terminal.c */
+enum window_kind {
+	WINDOW_HANDOFF,		/* -S<pts>/<fd>: master on fd 3, an id line */
+	WINDOW_PTY_FD,		/* urxvt -pty-fd 3: master on fd 3, no line */
+	WINDOW_BRIDGE,		/* -e ptychat-bridge <pts>: "ready" line */
+	WINDOW_TMUX		/* tmux runs the bridge; the launcher exits */
+};
+
+struct terminal {
+	char		**words;	/* the program and its -t arguments */
+	enum window_kind kind;
+	const char *const *tail;	/* arguments added after the words */
+	const char *const *tail_first;	/* for tmux: one that makes a session */
+	const char	*bridge;	/* ptychat-bridge, or NULL */
+	int		 xterm;		/* add xterm's hardening resources */
+};
+
+int	 terminal_program_exists(const char *);
+int	 terminal_choose(struct terminal *, char **, const char *, char *,
+	    size_t);
+const char *terminal_describe(const struct terminal *);
+const char *const *terminal_tail(const struct terminal *);
+
 /* termcmd.c */
 char	**termcmd_split(const char *);
 int	 termcmd_check(char *const *, char *, size_t);
 char	*termcmd_expand(const char *, unsigned long, const struct peer *);
-char	**termcmd_argv(char *const *, unsigned long, const struct peer *,
-	    const char *, int, const char *);
-int	 termcmd_is_xterm(char *const *);
+struct terminal;
+char	**termcmd_argv(const struct terminal *, const char *const *,
+	    unsigned long, const struct peer *, const char *, int);
 void	 termcmd_free(char **);
 
 /* session.c */
 #define SESSION_NO_WINDOW	"ptychatd: no operator window is available\n"
 
 struct server_config {
-	char		**terminal;	/* the -t words, not yet expanded */
+	struct terminal	 terminal;	/* what opens the windows */
 	int		 stopfd;	/* readable once the server stops */
 	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
-	const char	*bridge;	/* ptychat-bridge, for xterm; or NULL */
 	const char	*log_dir;	/* --log-dir, or NULL */
 };
 
@@ -125,7 +168,8 @@ struct session {
 	int		 tty;		/* our end of the session pty */
 	int		 held;		/* the window's end, until it opens it */
 	pid_t		 pid;		/* the window's process */
-	atomic_int	 terminal_exited; /* the main thread reaped pid */
+	enum window_kind kind;
+	atomic_int	 terminal_exited; /* reaped: 1 failed, 2 exited 0 */
 	atomic_int	 refs;		/* relay threads still running */
 	atomic_int	 window_closed;	/* the operator closed the window */
 	atomic_int	 client_eof;	/* the client will send no more */
@@ -143,7 +187,7 @@ void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
-void	 session_terminal_exited(pid_t);
+void	 session_terminal_exited(pid_t, int);
 long long session_now(void);
 
 /* relay.c */

@@ -76,7 +76,7 @@ usage(int status)
 "  -b, --bind ADDRESS     address to listen on (default: all interfaces)\n"
 "  -p, --port N           TCP port (default: " PTYCHAT_DEFAULT_PORT
 "; 0 picks a free one)\n"
-"  -t, --terminal CMD     terminal program and arguments (default: xterm);\n"
+"  -t, --terminal CMD     terminal program and arguments, or auto (default);\n"
 "                         %%n session number, %%a client address,\n"
 "                         %%p client port, %%%% a percent sign\n"
 "      --allow CIDR       accept only clients in CIDR (repeatable)\n"
@@ -128,34 +128,6 @@ parse_number(const char *text, unsigned long min, unsigned long max,
 	return n;
 }
 
-/* Returns 1 when name can be run: it has a slash, or is found in PATH. */
-static int
-program_exists(const char *name)
-{
-	char path[PATH_MAX];
-	const char *dirs, *end;
-	size_t len;
-
-	if (strchr(name, '/') != NULL)
-		return access(name, X_OK) == 0;
-	if ((dirs = getenv("PATH")) == NULL)
-		dirs = "/usr/bin:/bin";
-	for (; *dirs != '\0'; dirs = *end ? end + 1 : end) {
-		end = strchr(dirs, ':');
-		if (end == NULL)
-			end = dirs + strlen(dirs);
-		len = (size_t)(end - dirs);
-		if (len == 0)
-			snprintf(path, sizeof path, "./%s", name);
-		else
-			snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs,
-			    name);
-		if (access(path, X_OK) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static void
 children_add(pid_t pid, unsigned long number)
 {
@@ -186,7 +158,8 @@ children_reap(void)
 	int status, saved = errno;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		session_terminal_exited(pid);
+		session_terminal_exited(pid, WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0);
 		number = 0;
 		for (i = 0; i < nchildren; i++) {
 			if (children[i].pid == pid) {
@@ -258,14 +231,21 @@ find_bridge(void)
 
 /* Warns at start-up about what will keep every window from opening. */
 static void
-check_environment(char *const *terminal)
+check_environment(const struct terminal *term)
 {
-	if (!program_exists(terminal[0]))
+	if (!terminal_program_exists(term->words[0]))
 		log_error("warning: terminal program '%s' not found; clients "
-		    "will be turned away until it is installed", terminal[0]);
-	if (getenv("DISPLAY") == NULL || *getenv("DISPLAY") == '\0')
+		    "will be turned away until it is installed",
+		    term->words[0]);
+	if (term->kind != WINDOW_TMUX && (getenv("DISPLAY") == NULL ||
+	    *getenv("DISPLAY") == '\0'))
 		log_error("warning: DISPLAY is not set, so windows cannot "
 		    "open; run ptychatd from a desktop session");
+	if (term->kind == WINDOW_HANDOFF && term->xterm)
+		log_error("warning: ptychat-bridge is not installed beside "
+		    "ptychatd; xterm windows will not close from their "
+		    "close button");
+	log_info("%s", terminal_describe(term));
 }
 
 /*
@@ -314,6 +294,12 @@ accept_client(int lfd, unsigned long *number)
 		log_info("refused %s: %.*s", peer.label,
 		    (int)strlen(why) - 11, why + 10);
 		net_refuse(fd, why);
+		return;
+	}
+	if (config.terminal.words == NULL) {
+		log_info("refused %s: no terminal to open a window with",
+		    peer.label);
+		net_refuse(fd, SESSION_NO_WINDOW);
 		return;
 	}
 	++*number;
@@ -379,9 +365,9 @@ main(int argc, char *argv[])
 	struct pollfd pfd[2];
 	struct peer bound;
 	sigset_t sigs;
-	char err[512];
+	char err[512], **words;
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
-	const char *terminal_cmd = "xterm";
+	const char *terminal_cmd = "auto";
 	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd, stop[2];
 	int v4 = 0, v6 = 0;
@@ -455,11 +441,11 @@ main(int argc, char *argv[])
 	parse_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
 		usage_error("the bind address is empty");
-	if ((config.terminal = termcmd_split(terminal_cmd)) == NULL) {
+	if ((words = termcmd_split(terminal_cmd)) == NULL) {
 		fprintf(stderr, "ptychatd: out of memory\n");
 		return 1;
 	}
-	if (termcmd_check(config.terminal, err, sizeof err) == -1)
+	if (termcmd_check(words, err, sizeof err) == -1)
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
@@ -489,11 +475,6 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	config.stopfd = stop[0];
-	if ((config.bridge = find_bridge()) == NULL &&
-	    termcmd_is_xterm(config.terminal))
-		log_error("warning: ptychat-bridge is not installed beside "
-		    "ptychatd; xterm windows will not close from their "
-		    "close button");
 
 	if (config.log_dir != NULL && transcript_dir(config.log_dir) == -1) {
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));
@@ -506,7 +487,11 @@ main(int argc, char *argv[])
 	}
 	/* Always shown, even with -q: it tells scripts the real port. */
 	log_error("listening on %s port %s", bound.host, bound.port);
-	check_environment(config.terminal);
+	if (terminal_choose(&config.terminal, words, find_bridge(), err,
+	    sizeof err) == -1)
+		log_error("warning: %s; clients will be turned away", err);
+	else
+		check_environment(&config.terminal);
 
 	pfd[0].fd = lfd;
 	pfd[0].events = POLLIN;
@@ -534,7 +519,7 @@ main(int argc, char *argv[])
 			accept_client(lfd, &number);
 	}
 	stop_server(lfd, sigfd, stop[1]);
-	termcmd_free(config.terminal);
+	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
 	free(children);
 	return 0;

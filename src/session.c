@@ -33,6 +33,9 @@
 /* How long a window may take to report its id before we give up. */
 #define SESSION_WINDOW_TIMEOUT_MS	15000
 
+/* How long urxvt, which reports nothing, must live to count as open. */
+#define SESSION_PTY_FD_GRACE_MS		300
+
 /* A relay thread needs little stack: its buffers live on the heap. */
 #define SESSION_STACK_SIZE	(128 * 1024)
 
@@ -108,16 +111,19 @@ session_release(struct session *s)
 	free(s);
 }
 
-/* Tells the session whose window process was pid that it has exited. */
+/*
+ * Tells the session whose window process was pid that it has exited,
+ * with status 0 (ok) or not.
+ */
 void
-session_terminal_exited(pid_t pid)
+session_terminal_exited(pid_t pid, int ok)
 {
 	struct session *s;
 
 	pthread_mutex_lock(&session_lock);
 	for (s = session_list; s != NULL; s = s->next)
 		if (s->pid == pid)
-			atomic_store(&s->terminal_exited, 1);
+			atomic_store(&s->terminal_exited, ok ? 2 : 1);
 	pthread_mutex_unlock(&session_lock);
 }
 
@@ -177,10 +183,12 @@ session_wait_all(int timeout_ms)
 /*
  * Waits for the window's first words: with -S, xterm writes its X window
  * id as a hex line before anything else (echo is off while it comes);
- * the bridge writes "ready".  The line is of no further use.  A terminal
- * that exits first (no display, say) is noticed by the main thread, which
- * reaps it.  Returns 0 when the window is ready, or -1 with a reason in
- * why.
+ * the bridge writes "ready".  The line is of no further use.  urxvt says
+ * nothing, so it counts as ready once it has survived a short grace time.
+ * A terminal that exits first (no display, say) is noticed by the main
+ * thread, which reaps it; tmux's launcher always exits, and only its
+ * failure counts.  Returns 0 when the window is ready, or -1 with a
+ * reason in why.
  */
 static int
 session_await_window(struct session *s, const char **why)
@@ -189,20 +197,26 @@ session_await_window(struct session *s, const char **why)
 	struct timespec now, deadline;
 	char buf[256];
 	ssize_t n;
-	int wait_ms;
+	int wait_ms, exited;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += SESSION_WINDOW_TIMEOUT_MS / 1000;
+	if (s->kind == WINDOW_PTY_FD)
+		deadline.tv_nsec += SESSION_PTY_FD_GRACE_MS * 1000000L;
+	else
+		deadline.tv_sec += SESSION_WINDOW_TIMEOUT_MS / 1000;
 	for (;;) {
+		exited = atomic_load(&s->terminal_exited);
+		if (exited == 1 || (exited == 2 && s->kind != WINDOW_TMUX)) {
+			*why = "the terminal exited before its window opened";
+			return -1;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		wait_ms = (int)((deadline.tv_sec - now.tv_sec) * 1000 +
 		    (deadline.tv_nsec - now.tv_nsec) / 1000000);
+		if (wait_ms <= 0 && s->kind == WINDOW_PTY_FD)
+			return 0;
 		if (wait_ms <= 0) {
 			*why = "the terminal did not open a window in time";
-			return -1;
-		}
-		if (atomic_load(&s->terminal_exited)) {
-			*why = "the terminal exited before its window opened";
 			return -1;
 		}
 		pfd[0].fd = s->tty;
@@ -276,7 +290,8 @@ session_main(void *arg)
 		/* The bridge has the slave: its close now means the end. */
 		close(s->held);
 		s->held = -1;
-	} else if (tty_typing_mode(s->tty, 010) == -1)	/* xterm -S: ^H */
+	} else if (tty_typing_mode(s->tty, s->kind == WINDOW_PTY_FD ?
+	    0177 : 010) == -1)	/* Backspace: urxvt DEL, xterm -S ^H */
 		log_error("session %lu %s: pty set-up: %s", s->number,
 		    s->peer.label, strerror(errno));
 	session_banner(s);
@@ -376,15 +391,16 @@ int
 session_open(const struct server_config *config, int sock,
     const struct peer *peer, unsigned long number, pid_t *pid)
 {
+	const struct terminal *term = &config->terminal;
 	struct session *s = NULL;
 	pthread_attr_t attr;
 	pthread_t tid;
 	char ptsname[64], **argv = NULL;
-	const char *bridge;
-	int master = -1, slave = -1, moved, err;
+	int master = -1, slave = -1, moved, err, bridge;
 
 	*pid = -1;
-	bridge = termcmd_is_xterm(config->terminal) ? config->bridge : NULL;
+	/* With the bridge, we keep the master; otherwise the window does. */
+	bridge = term->kind == WINDOW_BRIDGE || term->kind == WINDOW_TMUX;
 	/* glibc's openpty leaves both ends inheritable: fix that at once. */
 	if (openpty(&master, &slave, ptsname, NULL, NULL) == -1) {
 		log_error("session %lu %s: openpty: %s", number, peer->label,
@@ -401,11 +417,11 @@ session_open(const struct server_config *config, int sock,
 		close(master);
 		master = moved;
 	}
-	if (session_pty_mode(slave, bridge != NULL) == -1)
+	if (session_pty_mode(slave, bridge) == -1)
 		goto fail_errno;
 
-	argv = termcmd_argv(config->terminal, number, peer, ptsname,
-	    SESSION_HANDOFF_FD, bridge);
+	argv = termcmd_argv(term, terminal_tail(term), number, peer, ptsname,
+	    SESSION_HANDOFF_FD);
 	if (argv == NULL)
 		goto fail_errno;
 	if ((*pid = session_spawn(argv, bridge ? -1 : master)) == -1) {
@@ -425,6 +441,7 @@ session_open(const struct server_config *config, int sock,
 	s->peer = *peer;
 	s->sock = sock;
 	s->pid = *pid;
+	s->kind = term->kind;
 	if (bridge) {
 		/* Hold the slave until the bridge has it open. */
 		s->tty = master;

@@ -1,6 +1,6 @@
 /*
  * The terminal command line: the -t words, their %n/%a/%p expansion, and
- * the title and hand-off arguments ptychatd adds to them.
+ * the window's argument vector built from them and the terminal's tail.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,21 +85,21 @@ termcmd_check(char *const *words, char *err, size_t errlen)
 }
 
 /*
- * Expands %n (session number), %a (peer address), %p (peer port) and %%
- * in one word already passed by termcmd_check.  Returns a new string, or
+ * Copies word with each "%x" replaced by value[x] (a "%x" without a value
+ * is copied as it is, and "%%" is one "%").  Returns a new string, or
  * NULL when out of memory.
  */
-char *
-termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
+static char *
+termcmd_fill(const char *word, const char *const value[128])
 {
-	char *out, *o, num[24];
+	char *out, *o;
 	const char *p, *insert;
 	size_t len, room;
 
-	snprintf(num, sizeof num, "%lu", number);
 	room = strlen(word) + 1;
 	for (p = word; (p = strchr(p, '%')) != NULL && p[1] != '\0'; p += 2)
-		room += sizeof peer->host;
+		if ((unsigned char)p[1] < 128 && value[(unsigned char)p[1]])
+			room += strlen(value[(unsigned char)p[1]]);
 	if ((out = malloc(room)) == NULL)
 		return NULL;
 	for (o = out, p = word; *p != '\0'; p++) {
@@ -107,19 +107,15 @@ termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
 			*o++ = *p;
 			continue;
 		}
-		switch (*++p) {
-		case 'n':
-			insert = num;
-			break;
-		case 'a':
-			insert = peer->host;
-			break;
-		case 'p':
-			insert = peer->port;
-			break;
-		default:
+		p++;
+		if (*p == '%')
 			insert = "%";
-			break;
+		else if ((unsigned char)*p < 128 && value[(unsigned char)*p])
+			insert = value[(unsigned char)*p];
+		else {
+			*o++ = '%';
+			*o++ = *p;
+			continue;
 		}
 		len = strlen(insert);
 		memcpy(o, insert, len);
@@ -130,72 +126,75 @@ termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
 }
 
 /*
+ * Expands %n (session number), %a (peer address), %p (peer port) and %%
+ * in one word already passed by termcmd_check.  Returns a new string, or
+ * NULL when out of memory.
+ */
+char *
+termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
+{
+	const char *value[128] = { NULL };
+	char num[24];
+
+	snprintf(num, sizeof num, "%lu", number);
+	value['n'] = num;
+	value['a'] = peer->host;
+	value['p'] = peer->port;
+	return termcmd_fill(word, value);
+}
+
+/*
  * A second wall behind the sanitiser: xterm is told to ignore requests
  * to move or retitle its window, change fonts or colours, or report
  * termcap strings, whatever bytes reach it.
  */
 static const char *const xterm_hardening[] = {
-	"*allowWindowOps: false",
-	"*allowTitleOps: false",
-	"*allowFontOps: false",
-	"*allowColorOps: false",
-	"*allowTcapOps: false",
+	"-xrm", "*allowWindowOps: false",
+	"-xrm", "*allowTitleOps: false",
+	"-xrm", "*allowFontOps: false",
+	"-xrm", "*allowColorOps: false",
+	"-xrm", "*allowTcapOps: false",
+	NULL
 };
-#define XTERM_HARDENING	(sizeof xterm_hardening / sizeof xterm_hardening[0])
-
-/* Returns 1 when the terminal program is xterm (or uxterm). */
-int
-termcmd_is_xterm(char *const *words)
-{
-	const char *base = strrchr(words[0], '/');
-
-	base = base ? base + 1 : words[0];
-	return strcmp(base, "xterm") == 0 || strcmp(base, "uxterm") == 0;
-}
 
 /*
- * Builds the argument vector for one session's window: the expanded
- * words, xterm's hardening resources, the title (-T, -n), and then either
- * "-e BRIDGE PTSNAME" (bridge given) or the hand-off of the pty master on
- * fd (-S<ptsname>/<fd>, xterm's convention).  Returns NULL when out of
- * memory.
+ * Builds the argument vector for one session's window: the expanded -t
+ * words, xterm's hardening resources, then the terminal's tail with
+ * %T (title), %B (bridge), %P (pty path) and %F (hand-off fd) filled in.
+ * Returns NULL when out of memory.
  */
 char **
-termcmd_argv(char *const *words, unsigned long number, const struct peer *peer,
-    const char *ptsname, int fd, const char *bridge)
+termcmd_argv(const struct terminal *term, const char *const *tail,
+    unsigned long number, const struct peer *peer, const char *ptsname,
+    int fd)
 {
-	char **argv, title[PEER_LABEL_MAX + 32], handoff[128];
-	size_t nwords, i, n = 0;
-	int xterm = termcmd_is_xterm(words);
+	const char *value[128] = { NULL };
+	const char *const *extra[2];
+	char **argv, title[PEER_LABEL_MAX + 32], fdtext[16];
+	size_t nwords, i, j, n = 0;
 
-	for (nwords = 0; words[nwords] != NULL; nwords++)
+	snprintf(title, sizeof title, "ptychat #%lu %s", number, peer->label);
+	snprintf(fdtext, sizeof fdtext, "%d", fd);
+	value['T'] = title;
+	value['B'] = term->bridge;
+	value['P'] = ptsname;
+	value['F'] = fdtext;
+	extra[0] = term->xterm ? xterm_hardening : NULL;
+	extra[1] = tail;
+
+	for (nwords = 0; term->words[nwords] != NULL; nwords++)
 		;
-	if ((argv = calloc(nwords + 2 * XTERM_HARDENING + 8,
-	    sizeof *argv)) == NULL)
+	if ((argv = calloc(nwords + 32, sizeof *argv)) == NULL)
 		return NULL;
 	for (i = 0; i < nwords; i++)
-		if ((argv[n++] = termcmd_expand(words[i], number, peer)) == NULL)
+		if ((argv[n++] = termcmd_expand(term->words[i], number,
+		    peer)) == NULL)
 			goto fail;
-	for (i = 0; xterm && i < XTERM_HARDENING; i++)
-		if ((argv[n++] = strdup("-xrm")) == NULL ||
-		    (argv[n++] = strdup(xterm_hardening[i])) == NULL)
-			goto fail;
-	snprintf(title, sizeof title, "ptychat #%lu %s", number, peer->label);
-	if ((argv[n++] = strdup("-T")) == NULL ||
-	    (argv[n++] = strdup(title)) == NULL ||
-	    (argv[n++] = strdup("-n")) == NULL ||
-	    (argv[n++] = strdup(title)) == NULL)
-		goto fail;
-	if (bridge != NULL) {
-		if ((argv[n++] = strdup("-e")) == NULL ||
-		    (argv[n++] = strdup(bridge)) == NULL ||
-		    (argv[n++] = strdup(ptsname)) == NULL)
-			goto fail;
-	} else {
-		snprintf(handoff, sizeof handoff, "-S%s/%d", ptsname, fd);
-		if ((argv[n++] = strdup(handoff)) == NULL)
-			goto fail;
-	}
+	for (j = 0; j < 2; j++)
+		for (i = 0; extra[j] != NULL && extra[j][i] != NULL; i++)
+			if ((argv[n++] = termcmd_fill(extra[j][i],
+			    value)) == NULL)
+				goto fail;
 	return argv;
 fail:
 	termcmd_free(argv);

@@ -27,7 +27,7 @@ tap_ok(int passed, const char *fmt, ...)
 	return passed;
 }
 
-static void __attribute__((format(printf, 1, 2)))
+static void __attribute__((format(printf, 1, 2), unused))
 tap_diag(const char *fmt, ...)
 {
 	va_list ap;
