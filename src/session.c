@@ -85,6 +85,16 @@ session_release(struct session *s)
 {
 	if (atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	/* Out of the list first: what is found there has its fds open. */
+	pthread_mutex_lock(&session_lock);
+	if (s->prev != NULL)
+		s->prev->next = s->next;
+	else
+		session_list = s->next;
+	if (s->next != NULL)
+		s->next->prev = s->prev;
+	pthread_mutex_unlock(&session_lock);
+
 	if (s->sock != -1) {
 		/* Shut down first: no copy of the fd may keep it up. */
 		(void)shutdown(s->sock, SHUT_RDWR);
@@ -97,18 +107,12 @@ session_release(struct session *s)
 	transcript_event(s->transcript, "session ended");
 	transcript_close(s->transcript);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
+	free(s);
 
 	pthread_mutex_lock(&session_lock);
-	if (s->prev != NULL)
-		s->prev->next = s->next;
-	else
-		session_list = s->next;
-	if (s->next != NULL)
-		s->next->prev = s->prev;
 	session_live--;
 	pthread_cond_broadcast(&session_ended);
 	pthread_mutex_unlock(&session_lock);
-	free(s);
 }
 
 /*
