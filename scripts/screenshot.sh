@@ -131,7 +131,7 @@ place() {
 Xvfb -displayfd 3 -nolisten tcp -noreset -r -screen 0 1400x900x24 \
     3>"$tmp/display" >"$tmp/xvfb.log" 2>&1 &
 xvfb=$!
-until_ok 10 grep -q '^[0-9][0-9]*$' "$tmp/display" ||
+until_ok 10 grep -qs '^[0-9][0-9]*$' "$tmp/display" ||
     die "Xvfb did not start: $(cat "$tmp/xvfb.log")"
 DISPLAY=":$(cat "$tmp/display")"
 export DISPLAY
@@ -142,7 +142,7 @@ export HOME="$tmp" XENVIRONMENT=/dev/null LC_ALL=C.UTF-8
     -t "xterm ${font[*]} -geometry ${operator_cols}x$rows -bw 0 -l -lf $tmp/operator-%n.log" \
     2>"$tmp/ptychatd.log" &
 server=$!
-until_ok 10 grep -q 'listening on .* port [0-9]' "$tmp/ptychatd.log" ||
+until_ok 10 grep -qs 'listening on .* port [0-9]' "$tmp/ptychatd.log" ||
     die "ptychatd did not start"
 port=$(sed -n 's/.*listening on .* port \([0-9]*\).*/\1/p' "$tmp/ptychatd.log")
 

@@ -146,16 +146,37 @@ termcmd_expand(const char *word, unsigned long number, const struct peer *peer)
 /*
  * A second wall behind the sanitiser: xterm is told to ignore requests
  * to move or retitle its window, change fonts or colours, or report
- * termcap strings, whatever bytes reach it.
+ * termcap strings, whatever bytes reach it.  The names are fully
+ * qualified (%I is the instance name), because Xt lets the more specific
+ * XTerm*allowTitleOps: true of a dotfile beat a loose *allowTitleOps; the
+ * disallowed lists are set too, since a dotfile can empty them.  UTF-8
+ * mode keeps xterm from reading the bytes 0x80-0x9F inside valid UTF-8
+ * text as C1 controls, which an 8-bit xterm (LANG=C) would.
  */
 static const char *const xterm_hardening[] = {
-	"-xrm", "*allowWindowOps: false",
-	"-xrm", "*allowTitleOps: false",
-	"-xrm", "*allowFontOps: false",
-	"-xrm", "*allowColorOps: false",
-	"-xrm", "*allowTcapOps: false",
+	"-xrm", "%I.vt100.allowWindowOps: false",
+	"-xrm", "%I.vt100.allowTitleOps: false",
+	"-xrm", "%I.vt100.allowFontOps: false",
+	"-xrm", "%I.vt100.allowColorOps: false",
+	"-xrm", "%I.vt100.allowTcapOps: false",
+	"-xrm", "%I.vt100.disallowedWindowOps: 1,2,3,4,5,6,7,8,9,11,13,14,18,"
+	    "19,20,21,GetSelection,SetSelection,SetWinLines,SetXprop",
+	"-xrm", "%I.vt100.disallowedColorOps: SetColor,GetColor,GetAnsiColor",
+	"-xrm", "%I.vt100.disallowedFontOps: SetFont,GetFont",
+	"-xrm", "%I.vt100.disallowedTcapOps: SetTcap,GetTcap",
+	"-xrm", "%I.vt100.locale: UTF-8",
 	NULL
 };
+
+/* Returns xterm's instance name: the -name given in words, or "xterm". */
+static const char *
+termcmd_instance(char *const *words)
+{
+	for (; *words != NULL; words++)
+		if (strcmp(*words, "-name") == 0 && words[1] != NULL)
+			return words[1];
+	return "xterm";
+}
 
 /*
  * Builds the argument vector for one session's window: the expanded -t
@@ -179,12 +200,13 @@ termcmd_argv(const struct terminal *term, const char *const *tail,
 	value['B'] = term->bridge;
 	value['P'] = ptsname;
 	value['F'] = fdtext;
+	value['I'] = termcmd_instance(term->words);
 	extra[0] = term->xterm ? xterm_hardening : NULL;
 	extra[1] = tail;
 
 	for (nwords = 0; term->words[nwords] != NULL; nwords++)
 		;
-	if ((argv = calloc(nwords + 32, sizeof *argv)) == NULL)
+	if ((argv = calloc(nwords + 48, sizeof *argv)) == NULL)
 		return NULL;
 	for (i = 0; i < nwords; i++)
 		if ((argv[n++] = termcmd_expand(term->words[i], number,

@@ -12,167 +12,20 @@
 # a deadline is reliable.  (A line is in the log exactly as the window got
 # it, \r\n and all.)
 #
-# Without a window manager, `xdotool windowfocus --sync` sets the X input
-# focus directly and waits until the server reports it, and `xdotool type`
-# then sends XTEST key events, which go to the focus window wherever it is
-# stacked.  (With --window, xdotool would use XSendEvent instead, and
-# xterm ignores sent events.)
-import ctypes
-import ctypes.util
+# How the keyboard and the window manager's close button are driven is
+# described in tests/lib/xdisplay.py.
 import os
-import select
 import shutil
 import signal
-import subprocess
 import sys
-import time
 import traceback
 
+sys.dont_write_bytecode = True     # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (SLOW, TAP, Server, need_tools, process_alive,  # noqa
-                     read_text, tmpdir, wait_for)
-
-# Where each window goes, so that none overlaps another (80x24 in the
-# "fixed" font is 484x316 pixels).
-PLACES = [(0, 0), (500, 0), (0, 350)]
-
-
-def start_xvfb(tmp, timeout=10.0):
-    """Starts a private Xvfb; returns (process, ":N"), or (process, None)."""
-    rfd, wfd = os.pipe()
-    with open(os.path.join(tmp, "xvfb.log"), "wb") as log:
-        # -displayfd picks a free display number and writes it once the
-        # server takes connections; -r turns key auto-repeat off, so a
-        # slow xdotool can never produce a doubled letter; -noreset keeps
-        # the server as it is while no client is connected.
-        proc = subprocess.Popen(
-            ["Xvfb", "-displayfd", str(wfd), "-nolisten", "tcp", "-noreset",
-             "-r", "-screen", "0", "1280x1024x24"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            pass_fds=(wfd,))
-    os.close(wfd)
-    got = b""
-    deadline = time.monotonic() + timeout * SLOW
-    try:
-        while not got.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([rfd], [], [], left)[0]:
-                break
-            chunk = os.read(rfd, 64)
-            if not chunk:
-                break
-            got += chunk
-    finally:
-        os.close(rfd)
-    if not got.strip().isdigit():
-        return proc, None
-    return proc, ":" + got.strip().decode()
-
-
-def stop_process(proc, timeout=5.0):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def xterms_mentioning(text):
-    """Pids of live xterm processes whose command line contains text."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % name, "rb") as f:
-                cmdline = f.read().decode("utf-8", "replace")
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-        argv0 = os.path.basename(cmdline.split("\0")[0])
-        if argv0 == "xterm" and text in cmdline and process_alive(int(name)):
-            pids.append(int(name))
-    return pids
-
-
-class X:
-    """xdotool on one display."""
-
-    def __init__(self, display):
-        self.env = dict(os.environ, DISPLAY=display)
-
-    def run(self, *args):
-        p = subprocess.run(["xdotool"] + list(args), capture_output=True,
-                           timeout=10 * SLOW, env=self.env)
-        return p.returncode, p.stdout.decode("utf-8", "replace").strip()
-
-    def find(self, pattern, timeout=10.0):
-        """The id of the one window whose title matches, or None."""
-        def search():
-            status, out = self.run("search", "--name", pattern)
-            ids = out.split()
-            return ids[0] if status == 0 and len(ids) == 1 else None
-        return wait_for(search, timeout, 0.05)
-
-    def name(self, wid):
-        return self.run("getwindowname", wid)[1]
-
-    def focused(self):
-        status, out = self.run("getwindowfocus")
-        return out if status == 0 else None
-
-    def focus(self, wid):
-        """Raises wid and gives it the keyboard; returns True if it has it."""
-        self.run("windowraise", wid)
-        self.run("windowfocus", "--sync", wid)
-        return wait_for(lambda: self.focused() == wid, 2.0, 0.02)
-
-
-def send_wm_delete(display, wid):
-    """Asks wid to close the way a window manager's close button does:
-    an ICCCM WM_PROTOCOLS/WM_DELETE_WINDOW client message (xdotool 3.2016
-    has no command for it).  Returns True when the message was sent."""
-    path = ctypes.util.find_library("X11") or "libX11.so.6"
-    try:
-        x11 = ctypes.CDLL(path)
-    except OSError:
-        return False
-
-    class ClientMessage(ctypes.Structure):
-        _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong),
-                    ("send_event", ctypes.c_int),
-                    ("display", ctypes.c_void_p),
-                    ("window", ctypes.c_ulong),
-                    ("message_type", ctypes.c_ulong),
-                    ("format", ctypes.c_int), ("l", ctypes.c_long * 5)]
-
-    class XEvent(ctypes.Union):
-        _fields_ = [("xclient", ClientMessage), ("pad", ctypes.c_long * 24)]
-
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XInternAtom.restype = ctypes.c_ulong
-    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                ctypes.c_int]
-    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int,
-                               ctypes.c_long, ctypes.c_void_p]
-    x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    dpy = x11.XOpenDisplay(display.encode())
-    if not dpy:
-        return False
-    ev = XEvent()
-    ev.xclient.type = 33                        # ClientMessage
-    ev.xclient.window = int(wid)
-    ev.xclient.message_type = x11.XInternAtom(dpy, b"WM_PROTOCOLS", 0)
-    ev.xclient.format = 32
-    ev.xclient.l[0] = x11.XInternAtom(dpy, b"WM_DELETE_WINDOW", 0)
-    ev.xclient.l[1] = 0                         # CurrentTime
-    sent = x11.XSendEvent(dpy, int(wid), 0, 0, ctypes.byref(ev)) != 0
-    x11.XSync(dpy, 0)
-    x11.XCloseDisplay(dpy)
-    return sent
+from ptytest import (TAP, Server, need_tools, read_text, tmpdir,  # noqa
+                     wait_for)
+from xdisplay import (X, send_wm_delete, start_xvfb, stop_process,  # noqa
+                      xterms_mentioning)
 
 
 t = TAP()
@@ -211,7 +64,7 @@ try:
         if not t.ok(wids[n] is not None, "window %d is on the display" % n,
                     srv.text()):
             raise SystemExit
-        x.run("windowmove", "--sync", wids[n], *map(str, PLACES[n - 1]))
+        x.place(wids[n], n - 1)
         t.ok(log_has(n, "Close this window", 10),
              "window %d shows the banner" % n, log_of(n))
     titles = {}

@@ -289,10 +289,19 @@ check_argv_one(const char *name, const char *command, int xterm,
 }
 
 /* What every xterm is given, whatever its -t words. */
-#define HARDENING \
-	"-xrm", "*allowWindowOps: false", "-xrm", "*allowTitleOps: false", \
-	"-xrm", "*allowFontOps: false", "-xrm", "*allowColorOps: false", \
-	"-xrm", "*allowTcapOps: false"
+#define HARDENING_FOR(i) \
+	"-xrm", i ".vt100.allowWindowOps: false", \
+	"-xrm", i ".vt100.allowTitleOps: false", \
+	"-xrm", i ".vt100.allowFontOps: false", \
+	"-xrm", i ".vt100.allowColorOps: false", \
+	"-xrm", i ".vt100.allowTcapOps: false", \
+	"-xrm", i ".vt100.disallowedWindowOps: 1,2,3,4,5,6,7,8,9,11,13,14," \
+	    "18,19,20,21,GetSelection,SetSelection,SetWinLines,SetXprop", \
+	"-xrm", i ".vt100.disallowedColorOps: SetColor,GetColor,GetAnsiColor", \
+	"-xrm", i ".vt100.disallowedFontOps: SetFont,GetFont", \
+	"-xrm", i ".vt100.disallowedTcapOps: SetTcap,GetTcap", \
+	"-xrm", i ".vt100.locale: UTF-8"
+#define HARDENING HARDENING_FOR("xterm")
 
 static void
 check_argv(void)
@@ -328,6 +337,11 @@ check_argv(void)
 		"term", "-T", "ptychat #4 192.0.2.1:80", "-n",
 		"ptychat #4 192.0.2.1:80", "%x", "100%", NULL
 	};
+	static const char *const named[] = {
+		"xterm", "-name", "chat", HARDENING_FOR("chat"), "-T",
+		"ptychat #5 192.0.2.1:80", "-n", "ptychat #5 192.0.2.1:80",
+		"-S/dev/pts/5/3", NULL
+	};
 	static const char *const odd_tail[] = {
 		"-T", "%T", "-n", "%T", "%x", "100%%", NULL
 	};
@@ -352,6 +366,9 @@ check_argv(void)
 	    "/dev/pts/123456", 3, longest);
 	check_argv_one("the hand-off names the fd it is given", "uxterm", 1,
 	    handoff_tail, 1, "192.0.2.1", "80", "/dev/pts/5", 17, otherfd);
+	check_argv_one("xterm -name: the hardening names that instance",
+	    "xterm -name chat", 1, handoff_tail, 5, "192.0.2.1", "80",
+	    "/dev/pts/5", 3, named);
 	check_argv_one("unknown % in a tail stays; %% is one %", "term", 0,
 	    odd_tail, 4, "192.0.2.1", "80", "/dev/pts/5", 3, percent_title);
 }
