@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -233,7 +234,17 @@ find_bridge(void)
 static void
 check_environment(const struct terminal *term)
 {
-	if (!terminal_program_exists(term->words[0]))
+	struct stat st;
+
+	if (terminal_program_exists(term->words[0]))
+		;
+	else if (strchr(term->words[0], '/') != NULL &&
+	    stat(term->words[0], &st) == 0)
+		log_error("warning: terminal program '%s' cannot be run: %s; "
+		    "clients will be turned away", term->words[0],
+		    S_ISDIR(st.st_mode) ? "it is a directory" :
+		    "it is not an executable file");
+	else
 		log_error("warning: terminal program '%s' not found; clients "
 		    "will be turned away until it is installed",
 		    term->words[0]);

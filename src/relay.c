@@ -179,8 +179,13 @@ relay_window_to_socket(struct session *s)
 	pfd[2].fd = s->sock;
 	pfd[2].events = 0;
 	for (;;) {
-		/* A reset shows on the socket even when nobody reads it. */
-		nfds = atomic_load(&s->client_gone) ? 2 : 3;
+		/*
+		 * Once the other relay has stopped reading (the client's EOF),
+		 * a reset shows only here.  Before that, the other relay
+		 * reports it, after what the client sent before it.
+		 */
+		nfds = atomic_load(&s->client_eof) &&
+		    !atomic_load(&s->client_gone) ? 3 : 2;
 		wait_ms = relay_idle_wait(s);
 		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)

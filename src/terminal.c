@@ -7,6 +7,7 @@
  * program we do not know gets xterm's -S<pts>/<fd> convention.
  */
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -76,6 +77,16 @@ static const char *const tmux_session_tail[] = {
 	"new-session", "-d", "-s", TMUX_SESSION, "-n", "%T", "%B", "%P", NULL
 };
 
+/* Returns 1 when path is a regular file we may execute. */
+static int
+terminal_runnable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+	    access(path, X_OK) == 0;
+}
+
 /* Returns 1 when name can be run: it has a slash, or is found in PATH. */
 int
 terminal_program_exists(const char *name)
@@ -85,7 +96,7 @@ terminal_program_exists(const char *name)
 	size_t len;
 
 	if (strchr(name, '/') != NULL)
-		return access(name, X_OK) == 0;
+		return terminal_runnable(name);
 	if ((dirs = getenv("PATH")) == NULL)
 		dirs = "/usr/bin:/bin";
 	for (; *dirs != '\0'; dirs = *end ? end + 1 : end) {
@@ -98,7 +109,7 @@ terminal_program_exists(const char *name)
 		else
 			snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs,
 			    name);
-		if (access(path, X_OK) == 0)
+		if (terminal_runnable(path))
 			return 1;
 	}
 	return 0;

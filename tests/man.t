@@ -21,8 +21,11 @@ for name, binary in pages.items():
     t.ok(re.search(r"^\.Sh EXAMPLES$", text, re.M) is not None,
          "%s.1 has an EXAMPLES section" % name)
     # Long options as the page lists them (.It Fl x , Fl \-long ...).
+    # Only the option list (.It lines), not other programs' options
+    # quoted elsewhere in the page.
+    items = "\n".join(re.findall(r"^\.It Fl .*$", text, re.M))
     in_page = set(o.replace("\\-", "-") for o in
-                  re.findall(r"Fl \\-([a-z0-9]+(?:\\-[a-z0-9]+)*)", text))
+                  re.findall(r"Fl \\-([a-z0-9]+(?:\\-[a-z0-9]+)*)", items))
     status, help_text, _ = run([binary, "--help"])
     in_help = set(re.findall(r"--([a-z0-9-]+)", help_text))
     t.eq(sorted(in_page), sorted(in_help),

@@ -1,0 +1,1138 @@
+/*
+ * The chat line editor: the operator's half-typed line stays at the bottom
+ * of a window, after a prompt, while the peer's text is printed above it.
+ *
+ * It is written by hand because no line-editing library can serve many
+ * windows from one process with output arriving at any time.  libedit's
+ * el_init_fd can make several instances, but el_gets blocks in read() and
+ * has no way to print asynchronous output above the prompt, and its
+ * terminal set-up uses global termcap state.  GNU readline's callback
+ * interface is one global instance.
+ *
+ * The editor does no I/O of its own and keeps no global state: it turns
+ * keystrokes and peer text into bytes for the terminal and lines for the
+ * wire, in buffers its caller drains.  The bottom of the window is a region
+ * drawn again at every change: the peer's unfinished line, if any, then the
+ * prompt and the input.  A change erases the region (up to its first row,
+ * CR, ED), writes what has become permanent above it, and draws it again.
+ * Only CR, LF, BEL, CUU, CUD, CUF, ED and SGR are sent.  The layout follows
+ * xterm: a wide character that does not fit in a row wraps whole, and after
+ * writing the last column the cursor stays there until the next character.
+ */
+#include <errno.h>
+#include <locale.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+
+#include "ptychat.h"
+
+#define EDITOR_LINE_MAX		4095	/* bytes; a canonical pty line's cap */
+#define EDITOR_HISTORY_MAX	100
+#define EDITOR_PARTIAL_ROWS	4	/* rows of an unfinished peer line */
+#define EDITOR_PARTIAL_MAX	16384	/* bytes of it: zero-width runs */
+#define EDITOR_PARAMS_MAX	16	/* bytes of an escape's parameters */
+#define EDITOR_REPLACEMENT	0xFFFD
+#define EDITOR_TABSTOP		8
+
+#define EDITOR_OWN_STYLE	"\033[1m"
+#define EDITOR_NOTE_STYLE	"\033[2m"
+#define EDITOR_PLAIN_STYLE	"\033[0m"
+
+enum editor_key_state {
+	EDITOR_KEY_TEXT,
+	EDITOR_KEY_ESC,		/* after ESC */
+	EDITOR_KEY_CSI,		/* after ESC [ */
+	EDITOR_KEY_SS3		/* after ESC O */
+};
+
+enum editor_utf8_result {
+	EDITOR_UTF8_MORE,	/* the byte was kept; more are needed */
+	EDITOR_UTF8_DONE,	/* a code point is complete */
+	EDITOR_UTF8_BAD,	/* the byte cannot be UTF-8 */
+	EDITOR_UTF8_AGAIN	/* the bytes held were bad; feed this again */
+};
+
+struct editor_utf8 {
+	unsigned char	 seq[4];
+	size_t		 len;
+	size_t		 need;
+};
+
+/* A cursor position; rows count from the region's first row. */
+struct editor_pos {
+	int		 row;
+	int		 col;
+	int		 pending;	/* in the last column, not yet wrapped */
+};
+
+struct editor {
+	char		*prompt;	/* printable, tabs expanded */
+	size_t		 promptlen;
+	char		*own_prefix;	/* likewise */
+	size_t		 own_prefixlen;
+	int		 timestamps;
+	int		 width;
+	locale_t	 ctype;		/* C.UTF-8 for wcwidth, or 0 */
+
+	char		 line[EDITOR_LINE_MAX];	/* valid printable UTF-8 */
+	size_t		 len;
+	size_t		 cursor;	/* a byte offset on a code point */
+	int		 bell;
+
+	char		*history[EDITOR_HISTORY_MAX];	/* oldest first */
+	size_t		 nhistory;
+	size_t		 history_at;	/* nhistory: the line being edited */
+	char		 saved[EDITOR_LINE_MAX];	/* that line, meanwhile */
+	size_t		 savedlen;
+
+	enum editor_key_state key_state;
+	struct editor_utf8 key_utf8;
+	char		 params[EDITOR_PARAMS_MAX];
+	size_t		 nparams;
+	int		 params_odd;	/* not only digits and ';', or too long */
+	int		 held_cr;	/* \r was Enter: a \n right after is not */
+
+	struct editor_buf partial;	/* the peer's unfinished line */
+	struct editor_pos partial_end;	/* where it ends, drawn at column 0 */
+	int		 partial_split;	/* rows of it were written for good */
+	int		 in_col;	/* columns since it began or broke */
+	int		 in_line;	/* the peer's line has begun */
+	struct editor_utf8 in_utf8;
+
+	int		 shown;		/* the region is on the screen */
+	int		 stale;		/* it must be drawn again in full */
+	int		 shown_row;	/* the terminal's cursor, never pending */
+	int		 shown_col;
+	int		 shown_rows;	/* rows the region covers */
+	size_t		 shown_len;	/* bytes of line drawn */
+	size_t		 shown_cursor;	/* the cursor drawn */
+	size_t		 dirty_from;	/* line changed from here since drawn */
+};
+
+/*
+ * Makes room for n more bytes.  Returns -1 if memory ran out, leaving the
+ * buffer as it was.
+ */
+static int
+editor_reserve(struct editor_buf *b, size_t n)
+{
+	char	*data;
+	size_t	 cap;
+
+	if (n <= b->cap - b->len)
+		return 0;
+	cap = b->cap > 0 ? b->cap : 256;
+	while (n > cap - b->len) {
+		if (cap > SIZE_MAX / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		cap *= 2;
+	}
+	if ((data = realloc(b->data, cap)) == NULL)
+		return -1;
+	b->data = data;
+	b->cap = cap;
+	return 0;
+}
+
+/* Appends all n bytes or, if memory ran out, none.  Returns 0 or -1. */
+static int
+editor_put(struct editor_buf *b, const void *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (editor_reserve(b, n) == -1)
+		return -1;
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+static void
+editor_puts(struct editor_buf *b, const char *s)
+{
+	editor_put(b, s, strlen(s));
+}
+
+static void
+editor_csi(struct editor_buf *b, int n, char final)
+{
+	char	seq[32];
+	int	len;
+
+	len = snprintf(seq, sizeof(seq), "\033[%d%c", n, final);
+	if (len > 0 && (size_t)len < sizeof(seq))
+		editor_put(b, seq, (size_t)len);
+}
+
+/*
+ * The lead byte fixes the length, and the second byte's range excludes
+ * overlongs, surrogates and values above U+10FFFF, as in sanitize.c.
+ */
+static enum editor_utf8_result
+editor_utf8_feed(struct editor_utf8 *u, unsigned char c, uint32_t *cp)
+{
+	unsigned char	lo = 0x80, hi = 0xBF;
+	size_t		i;
+
+	if (u->len == 0) {
+		if (c < 0x80) {
+			*cp = c;
+			return EDITOR_UTF8_DONE;
+		}
+		if (c < 0xC2 || c > 0xF4)
+			return EDITOR_UTF8_BAD;
+		u->seq[0] = c;
+		u->len = 1;
+		u->need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+		return EDITOR_UTF8_MORE;
+	}
+	if (u->len == 1) {
+		switch (u->seq[0]) {
+		case 0xE0:
+			lo = 0xA0;
+			break;
+		case 0xED:
+			hi = 0x9F;
+			break;
+		case 0xF0:
+			lo = 0x90;
+			break;
+		case 0xF4:
+			hi = 0x8F;
+			break;
+		}
+	}
+	if (c < lo || c > hi) {
+		u->len = 0;
+		return EDITOR_UTF8_AGAIN;
+	}
+	u->seq[u->len++] = c;
+	if (u->len < u->need)
+		return EDITOR_UTF8_MORE;
+	*cp = u->seq[0] & (0xFF >> (u->need + 1));
+	for (i = 1; i < u->need; i++)
+		*cp = *cp << 6 | (u->seq[i] & 0x3F);
+	u->len = 0;
+	return EDITOR_UTF8_DONE;
+}
+
+/* Decodes the code point at s + *i and steps past it; bad bytes: U+FFFD. */
+static uint32_t
+editor_next(const char *s, size_t n, size_t *i)
+{
+	struct editor_utf8	u = { { 0 }, 0, 0 };
+	uint32_t		cp;
+
+	while (*i < n) {
+		switch (editor_utf8_feed(&u, (unsigned char)s[*i], &cp)) {
+		case EDITOR_UTF8_MORE:
+			(*i)++;
+			break;
+		case EDITOR_UTF8_DONE:
+			(*i)++;
+			return cp;
+		case EDITOR_UTF8_BAD:
+			(*i)++;
+			return EDITOR_REPLACEMENT;
+		case EDITOR_UTF8_AGAIN:
+			return EDITOR_REPLACEMENT;
+		}
+	}
+	return EDITOR_REPLACEMENT;
+}
+
+static size_t
+editor_encode(uint32_t cp, char *out)
+{
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		out[0] = (char)(0xC0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | cp >> 12);
+		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | cp >> 18);
+	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	out[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* C0, DEL and C1 would be obeyed, not shown. */
+static int
+editor_printable(uint32_t cp)
+{
+	return cp >= 0x20 && cp != 0x7F && (cp < 0x80 || cp >= 0xA0);
+}
+
+/*
+ * The terminal's columns for cp.  wcwidth() runs in a C.UTF-8 locale of
+ * our own, through uselocale(), which changes only this thread's locale,
+ * so widths are right whatever the process locale is.
+ */
+static int
+editor_width(const struct editor *ed, uint32_t cp)
+{
+	locale_t	old;
+	int		w;
+
+	if (cp >= 0x20 && cp < 0x7F)
+		return 1;
+	if (ed->ctype != (locale_t)0) {
+		old = uselocale(ed->ctype);
+		w = wcwidth((wchar_t)cp);
+		uselocale(old);
+	} else
+		w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : w;
+}
+
+/* Whether a character w columns wide starts a new row at pos, as xterm. */
+static int
+editor_wraps(const struct editor *ed, const struct editor_pos *pos, int w)
+{
+	if (w == 0)
+		return 0;
+	return pos->pending || (pos->col > 0 && pos->col + w > ed->width);
+}
+
+static void
+editor_advance(const struct editor *ed, struct editor_pos *pos, int w)
+{
+	if (w == 0)
+		return;
+	if (editor_wraps(ed, pos, w)) {
+		pos->row++;
+		pos->col = 0;
+		pos->pending = 0;
+	}
+	pos->col += w;
+	if (pos->col >= ed->width) {
+		pos->col = ed->width - 1;
+		pos->pending = 1;
+	}
+}
+
+static void
+editor_advance_text(const struct editor *ed, struct editor_pos *pos,
+    const char *s, size_t n)
+{
+	size_t	i = 0;
+
+	while (i < n)
+		editor_advance(ed, pos, editor_width(ed, editor_next(s, n, &i)));
+}
+
+/*
+ * Appends s, with tabs expanded from column 0 and anything unprintable or
+ * not UTF-8 shown as U+FFFD.
+ */
+static void
+editor_put_safe(const struct editor *ed, struct editor_buf *b, const char *s,
+    size_t n)
+{
+	char		utf8[4];
+	size_t		i = 0;
+	uint32_t	cp;
+	int		col = 0;
+
+	while (i < n) {
+		cp = editor_next(s, n, &i);
+		if (cp == '\t') {
+			do
+				editor_put(b, " ", 1);
+			while (++col % EDITOR_TABSTOP != 0);
+			continue;
+		}
+		if (!editor_printable(cp))
+			cp = EDITOR_REPLACEMENT;
+		editor_put(b, utf8, editor_encode(cp, utf8));
+		col += editor_width(ed, cp);
+	}
+}
+
+/*
+ * Copies s as editor_put_safe() shows it, NUL-terminated.  Returns -1 if
+ * memory ran out.
+ */
+static int
+editor_dup_safe(const struct editor *ed, const char *s, char **copy,
+    size_t *len)
+{
+	struct editor_buf	b = { NULL, 0, 0 };
+	size_t			n = strlen(s);
+
+	/* Room for the worst case, so no append can fail half-way. */
+	if (n > (SIZE_MAX - 1) / EDITOR_TABSTOP ||
+	    editor_reserve(&b, n * EDITOR_TABSTOP + 1) == -1)
+		return -1;
+	editor_put_safe(ed, &b, s, n);
+	*len = b.len;
+	b.data[b.len] = '\0';
+	*copy = b.data;
+	return 0;
+}
+
+struct editor *
+editor_new(const char *prompt, const char *own_prefix, int timestamps)
+{
+	struct editor	*ed;
+
+	if ((ed = calloc(1, sizeof(*ed))) == NULL)
+		return NULL;
+	ed->ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	ed->timestamps = timestamps;
+	ed->width = 80;
+	ed->dirty_from = SIZE_MAX;
+	if (editor_dup_safe(ed, prompt != NULL ? prompt : "", &ed->prompt,
+	    &ed->promptlen) == -1 ||
+	    editor_dup_safe(ed, own_prefix != NULL ? own_prefix : "",
+	    &ed->own_prefix, &ed->own_prefixlen) == -1) {
+		editor_free(ed);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return ed;
+}
+
+void
+editor_free(struct editor *ed)
+{
+	size_t	i;
+
+	if (ed == NULL)
+		return;
+	for (i = 0; i < ed->nhistory; i++)
+		free(ed->history[i]);
+	editor_buf_free(&ed->partial);
+	free(ed->prompt);
+	free(ed->own_prefix);
+	if (ed->ctype != (locale_t)0)
+		freelocale(ed->ctype);
+	free(ed);
+}
+
+void
+editor_buf_free(struct editor_buf *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = 0;
+	buf->cap = 0;
+}
+
+/* Where the cursor shows when it is before byte i of the line. */
+static struct editor_pos
+editor_input_pos(const struct editor *ed, size_t i)
+{
+	struct editor_pos	pos = { 0, 0, 0 };
+
+	if (ed->partial.len > 0)
+		pos.row = ed->partial_end.row + 1;
+	editor_advance_text(ed, &pos, ed->prompt, ed->promptlen);
+	editor_advance_text(ed, &pos, ed->line, i);
+	/* At the end of a full row the next character starts the next. */
+	if (pos.pending) {
+		pos.row++;
+		pos.col = 0;
+		pos.pending = 0;
+	}
+	return pos;
+}
+
+/* Leaves the cursor at column 0 of the region's first row, all erased. */
+static void
+editor_erase(struct editor *ed, struct editor_buf *out)
+{
+	if (!ed->shown)
+		return;
+	if (ed->shown_row > 0)
+		editor_csi(out, ed->shown_row, 'A');
+	editor_puts(out, "\r\033[J");
+	ed->shown = 0;
+}
+
+/*
+ * Draws the region from the cursor, which must be at column 0 of a clear
+ * row, or just after a row of the peer's line that the region continues.
+ */
+static void
+editor_draw(struct editor *ed, struct editor_buf *out)
+{
+	struct editor_pos	pos = { 0, 0, 0 }, at;
+
+	if (ed->partial.len > 0) {
+		editor_put(out, ed->partial.data, ed->partial.len);
+		editor_puts(out, "\r\n");
+		pos.row = ed->partial_end.row + 1;
+	}
+	editor_put(out, ed->prompt, ed->promptlen);
+	editor_advance_text(ed, &pos, ed->prompt, ed->promptlen);
+	editor_put(out, ed->line, ed->len);
+	editor_advance_text(ed, &pos, ed->line, ed->cursor);
+	at = pos;
+	editor_advance_text(ed, &pos, ed->line + ed->cursor,
+	    ed->len - ed->cursor);
+	if (at.pending) {
+		at.row++;
+		at.col = 0;
+		at.pending = 0;
+	}
+
+	/* The cursor's row may not exist yet: CUD would not scroll. */
+	if (pos.pending && at.row > pos.row) {
+		editor_puts(out, "\r\n");
+		pos.row++;
+		pos.col = 0;
+		pos.pending = 0;
+	}
+	ed->shown_rows = pos.row + 1;
+	if (pos.row > at.row)
+		editor_csi(out, pos.row - at.row, 'A');
+	if (pos.col != at.col || pos.pending) {
+		editor_puts(out, "\r");
+		if (at.col > 0)
+			editor_csi(out, at.col, 'C');
+	}
+
+	ed->shown = 1;
+	ed->stale = 0;
+	ed->shown_row = at.row;
+	ed->shown_col = at.col;
+	ed->shown_len = ed->len;
+	ed->shown_cursor = ed->cursor;
+	ed->dirty_from = SIZE_MAX;
+}
+
+/* Typing at the end of the line only needs the new characters. */
+static void
+editor_draw_appended(struct editor *ed, struct editor_buf *out)
+{
+	struct editor_pos	pos;
+
+	pos.row = ed->shown_row;
+	pos.col = ed->shown_col;
+	pos.pending = 0;
+	editor_put(out, ed->line + ed->shown_len, ed->len - ed->shown_len);
+	editor_advance_text(ed, &pos, ed->line + ed->shown_len,
+	    ed->len - ed->shown_len);
+	if (pos.pending) {
+		editor_puts(out, "\r\n");
+		pos.row++;
+		pos.col = 0;
+		pos.pending = 0;
+	}
+	if (pos.row + 1 > ed->shown_rows)
+		ed->shown_rows = pos.row + 1;
+	ed->shown_row = pos.row;
+	ed->shown_col = pos.col;
+	ed->shown_len = ed->len;
+	ed->shown_cursor = ed->cursor;
+	ed->dirty_from = SIZE_MAX;
+}
+
+static void
+editor_move(struct editor *ed, struct editor_buf *out, struct editor_pos to)
+{
+	if (to.row < ed->shown_row)
+		editor_csi(out, ed->shown_row - to.row, 'A');
+	else if (to.row > ed->shown_row)
+		editor_csi(out, to.row - ed->shown_row, 'B');
+	if (to.col != ed->shown_col) {
+		editor_puts(out, "\r");
+		if (to.col > 0)
+			editor_csi(out, to.col, 'C');
+	}
+	ed->shown_row = to.row;
+	ed->shown_col = to.col;
+	ed->shown_cursor = ed->cursor;
+}
+
+/* Brings the screen up to date with the line, as cheaply as it can. */
+static void
+editor_refresh(struct editor *ed, struct editor_buf *out)
+{
+	struct editor_pos	to;
+
+	if (!ed->shown) {
+		editor_draw(ed, out);
+		return;
+	}
+	if (!ed->stale && ed->dirty_from == SIZE_MAX) {
+		if (ed->cursor == ed->shown_cursor)
+			return;
+		to = editor_input_pos(ed, ed->cursor);
+		if (to.row < ed->shown_rows) {
+			editor_move(ed, out, to);
+			return;
+		}
+	} else if (!ed->stale && ed->dirty_from >= ed->shown_len &&
+	    ed->shown_cursor == ed->shown_len && ed->cursor == ed->len &&
+	    ed->shown_col > 0) {
+		/*
+		 * Not at column 0, where draw put the cursor after a full row:
+		 * written there, the line would not be one the terminal
+		 * wrapped, and a combining mark would lose its base.
+		 */
+		editor_draw_appended(ed, out);
+		return;
+	}
+	editor_erase(ed, out);
+	editor_draw(ed, out);
+}
+
+void
+editor_set_width(struct editor *ed, int cols)
+{
+	if (cols <= 0)
+		cols = 80;
+	if (cols == ed->width)
+		return;
+	ed->width = cols;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	editor_advance_text(ed, &ed->partial_end, ed->partial.data,
+	    ed->partial.len);
+	ed->stale = 1;
+}
+
+void
+editor_start(struct editor *ed, struct editor_buf *out)
+{
+	editor_puts(out, "\r\033[J");
+	ed->shown = 0;
+	editor_draw(ed, out);
+}
+
+static void
+editor_changed(struct editor *ed, size_t from)
+{
+	if (from < ed->dirty_from)
+		ed->dirty_from = from;
+}
+
+static void
+editor_insert(struct editor *ed, const char *s, size_t n)
+{
+	if (n > EDITOR_LINE_MAX - ed->len) {
+		ed->bell = 1;
+		return;
+	}
+	memmove(ed->line + ed->cursor + n, ed->line + ed->cursor,
+	    ed->len - ed->cursor);
+	memcpy(ed->line + ed->cursor, s, n);
+	editor_changed(ed, ed->cursor);
+	ed->len += n;
+	ed->cursor += n;
+}
+
+/* Deletes bytes from up to to and leaves the cursor where they were. */
+static void
+editor_delete(struct editor *ed, size_t from, size_t to)
+{
+	if (from == to)
+		return;
+	memmove(ed->line + from, ed->line + to, ed->len - to);
+	ed->len -= to - from;
+	ed->cursor = from;
+	editor_changed(ed, from);
+}
+
+static size_t
+editor_prev_char(const struct editor *ed, size_t i)
+{
+	if (i == 0)
+		return 0;
+	do
+		i--;
+	while (i > 0 && ((unsigned char)ed->line[i] & 0xC0) == 0x80);
+	return i;
+}
+
+static size_t
+editor_next_char(const struct editor *ed, size_t i)
+{
+	if (i >= ed->len)
+		return ed->len;
+	do
+		i++;
+	while (i < ed->len && ((unsigned char)ed->line[i] & 0xC0) == 0x80);
+	return i;
+}
+
+/* ^W: the blanks before the cursor, then the word before them. */
+static void
+editor_erase_word(struct editor *ed)
+{
+	size_t	i = ed->cursor;
+
+	while (i > 0 && ed->line[i - 1] == ' ')
+		i--;
+	while (i > 0 && ed->line[i - 1] != ' ')
+		i--;
+	editor_delete(ed, i, ed->cursor);
+}
+
+/* Empty lines and repeats of the newest entry are not kept. */
+static void
+editor_history_add(struct editor *ed)
+{
+	char	*copy;
+	char	*newest;
+
+	if (ed->len == 0)
+		return;
+	if (ed->nhistory > 0) {
+		newest = ed->history[ed->nhistory - 1];
+		if (strlen(newest) == ed->len &&
+		    memcmp(newest, ed->line, ed->len) == 0)
+			return;
+	}
+	if ((copy = malloc(ed->len + 1)) == NULL)
+		return;
+	memcpy(copy, ed->line, ed->len);
+	copy[ed->len] = '\0';
+	if (ed->nhistory == EDITOR_HISTORY_MAX) {
+		free(ed->history[0]);
+		memmove(ed->history, ed->history + 1,
+		    (EDITOR_HISTORY_MAX - 1) * sizeof(ed->history[0]));
+		ed->nhistory--;
+	}
+	ed->history[ed->nhistory++] = copy;
+}
+
+/* Up (-1) or Down (1); edits to a recalled entry are dropped on leaving. */
+static void
+editor_history_walk(struct editor *ed, int step)
+{
+	const char	*s;
+	size_t		 n;
+
+	if (step < 0) {
+		if (ed->history_at == 0)
+			return;
+		if (ed->history_at == ed->nhistory) {
+			memcpy(ed->saved, ed->line, ed->len);
+			ed->savedlen = ed->len;
+		}
+		ed->history_at--;
+	} else {
+		if (ed->history_at == ed->nhistory)
+			return;
+		ed->history_at++;
+	}
+	if (ed->history_at == ed->nhistory) {
+		s = ed->saved;
+		n = ed->savedlen;
+	} else {
+		s = ed->history[ed->history_at];
+		n = strlen(s);
+	}
+	memcpy(ed->line, s, n);
+	ed->len = n;
+	ed->cursor = n;
+	editor_changed(ed, 0);
+}
+
+/*
+ * Ends the peer's unfinished line where it is, if rows of it were written
+ * for good: a line of ours cannot go between those and the rest.
+ */
+static void
+editor_break_partial(struct editor *ed, struct editor_buf *out)
+{
+	if (!ed->partial_split)
+		return;
+	editor_put(out, ed->partial.data, ed->partial.len);
+	editor_puts(out, "\r\n");
+	ed->partial.len = 0;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	ed->partial_split = 0;
+	ed->in_col = 0;
+}
+
+/* Enter: the line goes to the wire and into the scrollback, as ours. */
+static void
+editor_enter(struct editor *ed, struct editor_buf *out,
+    struct editor_buf *sent)
+{
+	editor_erase(ed, out);
+	editor_break_partial(ed, out);
+	editor_puts(out, EDITOR_OWN_STYLE);
+	editor_put(out, ed->own_prefix, ed->own_prefixlen);
+	editor_put(out, ed->line, ed->len);
+	editor_puts(out, EDITOR_PLAIN_STYLE "\r\n");
+
+	if (editor_reserve(sent, ed->len + 1) == 0) {
+		editor_put(sent, ed->line, ed->len);
+		editor_put(sent, "\n", 1);
+	}
+	editor_history_add(ed);
+	ed->history_at = ed->nhistory;
+	ed->len = 0;
+	ed->cursor = 0;
+	editor_draw(ed, out);
+}
+
+/* Runs a C0 control or DEL.  Returns 1 if it completed a line. */
+static int
+editor_control(struct editor *ed, unsigned char c, struct editor_buf *out,
+    struct editor_buf *sent)
+{
+	switch (c) {
+	case '\r':
+		ed->held_cr = 1;
+		/* FALLTHROUGH */
+	case '\n':
+		editor_enter(ed, out, sent);
+		return 1;
+	case 0x01:	/* ^A */
+		ed->cursor = 0;
+		break;
+	case 0x02:	/* ^B */
+		ed->cursor = editor_prev_char(ed, ed->cursor);
+		break;
+	case 0x05:	/* ^E */
+		ed->cursor = ed->len;
+		break;
+	case 0x06:	/* ^F */
+		ed->cursor = editor_next_char(ed, ed->cursor);
+		break;
+	case 0x08:	/* ^H */
+	case 0x7F:	/* DEL */
+		editor_delete(ed, editor_prev_char(ed, ed->cursor),
+		    ed->cursor);
+		break;
+	case 0x0C:	/* ^L */
+		ed->stale = 1;
+		break;
+	case 0x0E:	/* ^N */
+		editor_history_walk(ed, 1);
+		break;
+	case 0x10:	/* ^P */
+		editor_history_walk(ed, -1);
+		break;
+	case 0x15:	/* ^U */
+		editor_delete(ed, 0, ed->cursor);
+		break;
+	case 0x17:	/* ^W */
+		editor_erase_word(ed);
+		break;
+	}
+	return 0;
+}
+
+/* Acts on a complete CSI or SS3 sequence; modifiers are ignored. */
+static void
+editor_escape(struct editor *ed, int ss3, unsigned char final)
+{
+	size_t	i;
+	int	n = 0;
+
+	if (ed->params_odd)
+		return;
+	if (final == '~') {
+		if (ss3)
+			return;
+		for (i = 0; i < ed->nparams && ed->params[i] != ';'; i++)
+			if (n < 1000)
+				n = n * 10 + (ed->params[i] - '0');
+		switch (n) {
+		case 1:
+		case 7:
+			ed->cursor = 0;
+			break;
+		case 4:
+		case 8:
+			ed->cursor = ed->len;
+			break;
+		case 3:
+			editor_delete(ed, ed->cursor,
+			    editor_next_char(ed, ed->cursor));
+			break;
+		}
+		return;
+	}
+	switch (final) {
+	case 'A':
+		editor_history_walk(ed, -1);
+		break;
+	case 'B':
+		editor_history_walk(ed, 1);
+		break;
+	case 'C':
+		ed->cursor = editor_next_char(ed, ed->cursor);
+		break;
+	case 'D':
+		ed->cursor = editor_prev_char(ed, ed->cursor);
+		break;
+	case 'H':
+		ed->cursor = 0;
+		break;
+	case 'F':
+		ed->cursor = ed->len;
+		break;
+	}
+}
+
+/*
+ * A C0 control, even inside an escape sequence, where it is run and the
+ * sequence goes on as on a VT100; ESC starts a sequence afresh and CAN or
+ * SUB cancels one.  Returns 1 if it completed a line.
+ */
+static int
+editor_key_control(struct editor *ed, unsigned char c, struct editor_buf *out,
+    struct editor_buf *sent)
+{
+	if (c == 0x1B) {
+		ed->key_utf8.len = 0;
+		ed->key_state = EDITOR_KEY_ESC;
+		return 0;
+	}
+	if (c == 0x18 || c == 0x1A) {
+		ed->key_state = EDITOR_KEY_TEXT;
+		return 0;
+	}
+	return editor_control(ed, c, out, sent);
+}
+
+/* Handles one byte of keystrokes.  Returns 1 if it completed a line. */
+static int
+editor_key(struct editor *ed, unsigned char c, struct editor_buf *out,
+    struct editor_buf *sent)
+{
+	enum editor_utf8_result	 r;
+	uint32_t		 cp;
+	char			 utf8[4];
+	int			 ss3;
+
+	if (ed->held_cr) {
+		ed->held_cr = 0;
+		if (c == '\n')
+			return 0;
+	}
+
+	switch (ed->key_state) {
+	case EDITOR_KEY_ESC:
+		if (c == '[' || c == 'O') {
+			ed->key_state = c == '[' ? EDITOR_KEY_CSI :
+			    EDITOR_KEY_SS3;
+			ed->nparams = 0;
+			ed->params_odd = 0;
+			return 0;
+		}
+		if (c < 0x20)
+			return editor_key_control(ed, c, out, sent);
+		/* ESC and ASCII (Meta): both ignored; UTF-8 is typed. */
+		ed->key_state = EDITOR_KEY_TEXT;
+		if (c <= 0x7F)
+			return 0;
+		break;
+	case EDITOR_KEY_CSI:
+	case EDITOR_KEY_SS3:
+		if (c >= 0x20 && c <= 0x3F) {
+			if (ed->nparams == sizeof(ed->params) ||
+			    !((c >= '0' && c <= '9') || c == ';'))
+				ed->params_odd = 1;
+			else
+				ed->params[ed->nparams++] = (char)c;
+			return 0;
+		}
+		if (c >= 0x40 && c <= 0x7E) {
+			ss3 = ed->key_state == EDITOR_KEY_SS3;
+			ed->key_state = EDITOR_KEY_TEXT;
+			editor_escape(ed, ss3, c);
+			return 0;
+		}
+		if (c < 0x20)
+			return editor_key_control(ed, c, out, sent);
+		if (c == 0x7F)
+			return 0;
+		ed->key_state = EDITOR_KEY_TEXT;
+		break;
+	case EDITOR_KEY_TEXT:
+		break;
+	}
+
+	while ((r = editor_utf8_feed(&ed->key_utf8, c, &cp)) ==
+	    EDITOR_UTF8_AGAIN)
+		continue;
+	if (r != EDITOR_UTF8_DONE)
+		return 0;
+	if (cp < 0x20)
+		return editor_key_control(ed, c, out, sent);
+	if (cp == 0x7F)
+		return editor_control(ed, c, out, sent);
+	if (editor_printable(cp))
+		editor_insert(ed, utf8, editor_encode(cp, utf8));
+	return 0;
+}
+
+int
+editor_keys(struct editor *ed, const void *keys, size_t n,
+    struct editor_buf *out, struct editor_buf *sent)
+{
+	const unsigned char	*p = keys;
+	size_t			 i;
+	int			 lines = 0;
+
+	ed->bell = 0;
+	for (i = 0; i < n; i++)
+		lines += editor_key(ed, p[i], out, sent);
+	if (ed->bell)
+		editor_puts(out, "\a");
+	editor_refresh(ed, out);
+	return lines;
+}
+
+/*
+ * Adds one character to the peer's unfinished line.  Before a character
+ * that would start a row past EDITOR_PARTIAL_ROWS, the rows above are
+ * written for good and leave the region, so what is drawn again stays
+ * small; the terminal wraps the line on into the region as it would have
+ * anyway.  Only a run of zero-width characters too long for the buffer
+ * forces a line break, and the tab stops start again after it.  A
+ * combining mark that starts a line is shown on a space.
+ */
+static void
+editor_incoming_char(struct editor *ed, uint32_t cp, struct editor_buf *out)
+{
+	struct editor_pos	*end = &ed->partial_end;
+	char			 utf8[4];
+	size_t			 n;
+	int			 w;
+
+	w = editor_width(ed, cp);
+	n = editor_encode(cp, utf8);
+	if (editor_wraps(ed, end, w) && end->row + 1 >= EDITOR_PARTIAL_ROWS) {
+		editor_erase(ed, out);
+		editor_put(out, ed->partial.data, ed->partial.len);
+		ed->partial.len = 0;
+		memset(end, 0, sizeof(*end));
+		ed->partial_split = 1;
+	} else if (ed->partial.len + n > EDITOR_PARTIAL_MAX) {
+		editor_erase(ed, out);
+		ed->partial_split = 1;
+		editor_break_partial(ed, out);
+	}
+	/* A combining mark first on a row would have nothing to go on. */
+	if (w == 0 && ed->partial.len == 0)
+		editor_incoming_char(ed, ' ', out);
+	if (editor_put(&ed->partial, utf8, n) == -1)
+		return;
+	editor_advance(ed, end, w);
+	ed->in_col += w;
+}
+
+static void
+editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
+{
+	struct tm	tm;
+	time_t		now;
+	char		stamp[32];
+	size_t		i;
+
+	if (!ed->in_line) {
+		ed->in_line = 1;
+		if (ed->timestamps) {
+			now = time(NULL);
+			if (localtime_r(&now, &tm) != NULL)
+				snprintf(stamp, sizeof(stamp), "[%02d:%02d] ",
+				    tm.tm_hour, tm.tm_min);
+			else
+				strcpy(stamp, "[--:--] ");
+			for (i = 0; stamp[i] != '\0'; i++)
+				editor_incoming_char(ed,
+				    (unsigned char)stamp[i], out);
+		}
+	}
+	if (cp == '\n') {
+		editor_erase(ed, out);
+		editor_put(out, ed->partial.data, ed->partial.len);
+		editor_puts(out, "\r\n");
+		ed->partial.len = 0;
+		memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+		ed->partial_split = 0;
+		ed->in_col = 0;
+		ed->in_line = 0;
+		return;
+	}
+	if (cp == '\t') {
+		do
+			editor_incoming_char(ed, ' ', out);
+		while (ed->in_col % EDITOR_TABSTOP != 0);
+		return;
+	}
+	if (!editor_printable(cp))
+		cp = EDITOR_REPLACEMENT;
+	editor_incoming_char(ed, cp, out);
+}
+
+void
+editor_print(struct editor *ed, const void *text, size_t n,
+    struct editor_buf *out)
+{
+	const unsigned char	*p = text;
+	size_t			 i = 0;
+	uint32_t		 cp = EDITOR_REPLACEMENT;
+	int			 changed = 0;
+
+	while (i < n) {
+		switch (editor_utf8_feed(&ed->in_utf8, p[i], &cp)) {
+		case EDITOR_UTF8_MORE:
+			i++;
+			continue;
+		case EDITOR_UTF8_DONE:
+			i++;
+			break;
+		case EDITOR_UTF8_BAD:
+			i++;
+			cp = EDITOR_REPLACEMENT;
+			break;
+		case EDITOR_UTF8_AGAIN:
+			cp = EDITOR_REPLACEMENT;
+			break;
+		}
+		editor_incoming(ed, cp, out);
+		changed = 1;
+	}
+	if (changed) {
+		editor_erase(ed, out);
+		editor_draw(ed, out);
+	}
+}
+
+void
+editor_note(struct editor *ed, const char *text, struct editor_buf *out)
+{
+	const char	*nl;
+	size_t		 n = strlen(text), linelen;
+
+	editor_erase(ed, out);
+	editor_break_partial(ed, out);
+	do {
+		nl = memchr(text, '\n', n);
+		linelen = nl != NULL ? (size_t)(nl - text) : n;
+		editor_puts(out, EDITOR_NOTE_STYLE);
+		editor_put_safe(ed, out, text, linelen);
+		editor_puts(out, EDITOR_PLAIN_STYLE "\r\n");
+		if (nl == NULL)
+			break;
+		text = nl + 1;
+		n -= linelen + 1;
+	} while (n > 0);
+	editor_draw(ed, out);
+}
