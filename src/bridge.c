@@ -6,14 +6,21 @@
  * the window manager's close button (WM_DELETE_WINDOW, which xterm turns
  * into SIGHUP for its child) does nothing at all.  With the bridge as its
  * child, closing the window hangs the bridge up, the bridge exits, its end
- * of the session pty closes, and ptychatd sees the window is gone.
+ * of the session pty closes, and ptychatd sees the window is gone.  Most
+ * other emulators cannot adopt a pty at all, and tmux windows need a
+ * command to run; the bridge serves them the same way.
  *
- * The window's own terminal does the line editing (canonical mode with
- * echo, and Backspace as that terminal sends it); the session pty is raw.
+ * --raw (the chat line): the window's terminal is raw, keys go to
+ * ptychatd's editor as they are typed, and the window's size is passed
+ * on.  --lines (ptychatd --plain): the window's terminal edits whole
+ * lines itself.  The session pty is raw either way.
  */
+#include <sys/ioctl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -21,31 +28,69 @@
 
 #include "ptychat.h"
 
+/* Set by SIGWINCH: the window's size has changed. */
+static volatile sig_atomic_t resized;
+
+static void
+on_winch(int sig)
+{
+	(void)sig;
+	resized = 1;
+}
+
+/* Gives the session pty the window's size, for the editor's wrapping. */
+static void
+bridge_copy_size(int pty)
+{
+	struct winsize ws;
+
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		(void)ioctl(pty, TIOCSWINSZ, &ws);
+}
+
+static int
+bridge_raw(int fd)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t) == -1)
+		return -1;
+	cfmakeraw(&t);
+	return tcsetattr(fd, TCSANOW, &t);
+}
+
 int
 main(int argc, char *argv[])
 {
+	struct sigaction sa;
 	struct pollfd pfd[2];
-	struct termios raw;
 	char buf[16384];
 	ssize_t n;
-	int pty;
+	int pty, raw;
 
-	if (argc != 2 || argv[1][0] != '/') {
-		fprintf(stderr, "usage: ptychat-bridge /dev/pts/N\n"
-		    "ptychatd runs this inside each window it opens.\n");
+	if (argc != 3 || (strcmp(argv[1], "--raw") != 0 &&
+	    strcmp(argv[1], "--lines") != 0) || argv[2][0] != '/') {
+		fprintf(stderr, "usage: ptychat-bridge --raw|--lines "
+		    "/dev/pts/N\nptychatd runs this inside each window it "
+		    "opens.\n");
 		return 2;
 	}
-	if ((pty = open(argv[1], O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
-		fprintf(stderr, "ptychat-bridge: %s: %s\n", argv[1],
+	raw = strcmp(argv[1], "--raw") == 0;
+	if ((pty = open(argv[2], O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1) {
+		fprintf(stderr, "ptychat-bridge: %s: %s\n", argv[2],
 		    strerror(errno));
 		return 1;
 	}
-	if (tcgetattr(pty, &raw) == 0) {
-		cfmakeraw(&raw);
-		(void)tcsetattr(pty, TCSANOW, &raw);
-	}
-	/* The window's terminal knows what its Backspace key sends. */
-	(void)tty_typing_mode(STDIN_FILENO, -1);
+	(void)bridge_raw(pty);
+	if (raw) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_winch;
+		sigaction(SIGWINCH, &sa, NULL);
+		(void)bridge_raw(STDIN_FILENO);
+		bridge_copy_size(pty);
+	} else
+		/* The window's terminal knows what its Backspace sends. */
+		(void)tty_typing_mode(STDIN_FILENO, -1);
 	/* Tells ptychatd the window is up; it then lets go of the slave. */
 	if (io_write_all(pty, "ready\n", 6) == -1)
 		return 1;
@@ -55,6 +100,10 @@ main(int argc, char *argv[])
 	pfd[1].fd = pty;
 	pfd[1].events = POLLIN;
 	for (;;) {
+		if (resized) {
+			resized = 0;
+			bridge_copy_size(pty);
+		}
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;

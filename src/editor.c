@@ -66,7 +66,7 @@ struct editor_utf8 {
 struct editor_pos {
 	int		 row;
 	int		 col;
-	int		 pending;	/* in the last column, not yet wrapped */
+	int		 pending;	/* at the last column, not wrapped */
 };
 
 struct editor {
@@ -86,15 +86,15 @@ struct editor {
 	char		*history[EDITOR_HISTORY_MAX];	/* oldest first */
 	size_t		 nhistory;
 	size_t		 history_at;	/* nhistory: the line being edited */
-	char		 saved[EDITOR_LINE_MAX];	/* that line, meanwhile */
+	char		 saved[EDITOR_LINE_MAX];	/* that line */
 	size_t		 savedlen;
 
 	enum editor_key_state key_state;
 	struct editor_utf8 key_utf8;
 	char		 params[EDITOR_PARAMS_MAX];
 	size_t		 nparams;
-	int		 params_odd;	/* not only digits and ';', or too long */
-	int		 held_cr;	/* \r was Enter: a \n right after is not */
+	int		 params_odd;	/* not digits and ';', or too long */
+	int		 held_cr;	/* \r was Enter: a \n next is not */
 
 	struct editor_buf partial;	/* the peer's unfinished line */
 	struct editor_pos partial_end;	/* where it ends, drawn at column 0 */
@@ -105,7 +105,7 @@ struct editor {
 
 	int		 shown;		/* the region is on the screen */
 	int		 stale;		/* it must be drawn again in full */
-	int		 shown_row;	/* the terminal's cursor, never pending */
+	int		 shown_row;	/* the cursor, never pending */
 	int		 shown_col;
 	int		 shown_rows;	/* rows the region covers */
 	size_t		 shown_len;	/* bytes of line drawn */
@@ -331,10 +331,13 @@ static void
 editor_advance_text(const struct editor *ed, struct editor_pos *pos,
     const char *s, size_t n)
 {
-	size_t	i = 0;
+	size_t		i = 0;
+	uint32_t	cp;
 
-	while (i < n)
-		editor_advance(ed, pos, editor_width(ed, editor_next(s, n, &i)));
+	while (i < n) {
+		cp = editor_next(s, n, &i);
+		editor_advance(ed, pos, editor_width(ed, cp));
+	}
 }
 
 /*

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -133,6 +134,7 @@ struct terminal {
 	const char *const *tail_first;	/* for tmux: one that makes a session */
 	const char	*bridge;	/* ptychat-bridge, or NULL */
 	int		 xterm;		/* add xterm's hardening resources */
+	int		 plain;		/* the bridge leaves editing to the tty */
 };
 
 int	 terminal_program_exists(const char *);
@@ -157,6 +159,8 @@ struct server_config {
 	struct terminal	 terminal;	/* what opens the windows */
 	int		 stopfd;	/* readable once the server stops */
 	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
+	int		 plain;		/* --plain: no chat line editor */
+	int		 timestamps;	/* --timestamps on the client's lines */
 	const char	*log_dir;	/* --log-dir, or NULL */
 };
 
@@ -167,6 +171,9 @@ struct session {
 	int		 sock;		/* the client's connection */
 	int		 tty;		/* our end of the session pty */
 	int		 held;		/* the window's end, until it opens it */
+	int		 wake;		/* eventfd: look at the session's state */
+	struct editor	*ed;		/* the chat line, or NULL (--plain) */
+	pthread_mutex_t	 out_lock;	/* one writer to the window at a time */
 	pid_t		 pid;		/* the window's process */
 	enum window_kind kind;
 	atomic_int	 terminal_exited; /* reaped: 1 failed, 2 exited 0 */
@@ -175,22 +182,49 @@ struct session {
 	atomic_int	 client_eof;	/* the client will send no more */
 	atomic_int	 client_gone;	/* the client takes no more either */
 	atomic_llong	 last_active;	/* CLOCK_MONOTONIC s of the last byte */
+	long long	 started;	/* CLOCK_MONOTONIC s of the connection */
+	atomic_ullong	 bytes_in;	/* from the client */
+	atomic_ullong	 bytes_out;	/* to the client */
+	atomic_int	 window_ready;	/* the window has said it is up */
+	atomic_int	 kicked;	/* the console hung up on it */
 	struct transcript *transcript;	/* --log-dir's file, or NULL */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
 
+/* What the console's list shows of a session. */
+struct session_view {
+	unsigned long	 number;
+	char		 label[PEER_LABEL_MAX];
+	long long	 age;		/* seconds */
+	unsigned long long bytes_in;
+	unsigned long long bytes_out;
+	const char	*state;
+};
+
 int	 session_open(const struct server_config *, int, const struct peer *,
 	    unsigned long, pid_t *);
-void	 session_say(struct session *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
 void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
 void	 session_terminal_exited(pid_t, int);
 long long session_now(void);
+size_t	 session_snapshot(struct session_view **);
+int	 session_post(unsigned long, const char *, size_t);
+int	 session_kick(unsigned long);
+
+/* window.c */
+int	 window_init(struct session *);
+void	 window_free(struct session *);
+void	 window_start(struct session *);
+int	 window_peer(struct session *, const char *, size_t);
+void	 window_note(struct session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	 window_keys(struct session *, const char *, size_t,
+	    struct editor_buf *);
 
 /* relay.c */
+void	 relay_wake(struct session *);
 void	*relay_socket_to_window(void *);
 void	 relay_window_to_socket(struct session *);
 

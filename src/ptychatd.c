@@ -89,6 +89,8 @@ usage(int status)
 "      --idle-timeout S   disconnect a client after S seconds of silence\n"
 "                         both ways (default: never)\n"
 "      --log-dir DIR      write a transcript of each session into DIR\n"
+"      --plain            no chat line: windows edit lines themselves\n"
+"      --timestamps       stamp each of the client's lines with the time\n"
 "  -q, --quiet            log errors only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
@@ -352,8 +354,10 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
-	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR };
+	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS };
 	static const struct option longopts[] = {
+		{ "plain",	no_argument,		NULL, OPT_PLAIN },
+		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
 		{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
 		{ "allow",	required_argument,	NULL, OPT_ALLOW },
 		{ "deny",	required_argument,	NULL, OPT_DENY },
@@ -404,6 +408,12 @@ main(int argc, char *argv[])
 			limits.max_per_host = parse_number(optarg, 0, 100000,
 			    "--max-per-host");
 			break;
+		case OPT_PLAIN:
+			config.plain = 1;
+			break;
+		case OPT_TIMESTAMPS:
+			config.timestamps = 1;
+			break;
 		case OPT_LOG_DIR:
 			if (*optarg == '\0')
 				usage_error("the --log-dir directory is empty");
@@ -448,6 +458,8 @@ main(int argc, char *argv[])
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (v4 && v6)
 		usage_error("-4 and -6 cannot be used together");
+	if (config.plain && config.timestamps)
+		usage_error("--timestamps needs the chat line; drop --plain");
 	family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
 	parse_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
@@ -501,8 +513,10 @@ main(int argc, char *argv[])
 	if (terminal_choose(&config.terminal, words, find_bridge(), err,
 	    sizeof err) == -1)
 		log_error("warning: %s; clients will be turned away", err);
-	else
+	else {
+		config.terminal.plain = config.plain;
 		check_environment(&config.terminal);
+	}
 
 	pfd[0].fd = lfd;
 	pfd[0].events = POLLIN;

@@ -1,19 +1,21 @@
 /*
  * The two relay threads of a session.
  *
- * socket -> window: what the client says is sanitised and written to our
- * end of the session pty, where the window shows it.
- * window -> socket: each line the operator types in the window (a
- * terminal in canonical mode edits it) is sent to this client only.
+ * socket -> window: what the client says is sanitised and shown in the
+ * window (window.c).
+ * window -> socket: each line the operator finishes in the window is sent
+ * to this client and no other.
  *
  * Neither thread queues: a slow window holds back its client through TCP,
  * and a slow client holds back its window's typing.
  */
 #include <sys/types.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,15 @@
 /* One recv's worth; a pty moves a few KiB at a time anyway. */
 #define RELAY_CHUNK	16384
 
+/* Asks the window relay to look at the session's state again. */
+void
+relay_wake(struct session *s)
+{
+	uint64_t one = 1;
+
+	(void)write(s->wake, &one, sizeof one);
+}
+
 /* Tells the window, and the log, that the client is gone. */
 static void
 relay_client_gone(struct session *s, const char *why)
@@ -33,8 +44,8 @@ relay_client_gone(struct session *s, const char *why)
 	log_info("session %lu %s: client gone (%s)", s->number,
 	    s->peer.label, why);
 	transcript_event(s->transcript, "client gone (%s)", why);
-	session_say(s, "*** %s: the client is gone (%s). "
-	    "Close this window. ***", s->peer.label, why);
+	window_note(s, "*** %s: the client is gone (%s). Close this window. "
+	    "***", s->peer.label, why);
 }
 
 /*
@@ -56,7 +67,7 @@ relay_idle_close(struct session *s)
 	    "disconnecting\n", idle);
 	(void)send(s->sock, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)shutdown(s->sock, SHUT_RDWR);
-	session_say(s, "*** %s: disconnected after %u seconds without a word "
+	window_note(s, "*** %s: disconnected after %u seconds without a word "
 	    "either way. Close this window. ***", s->peer.label, idle);
 }
 
@@ -76,6 +87,17 @@ relay_idle_wait(struct session *s)
 	return due <= 0 ? 0 : (int)(due * 1000);
 }
 
+/* Says in the window and the log that the client stopped sending. */
+static void
+relay_client_eof(struct session *s)
+{
+	log_info("session %lu %s: client closed its side", s->number,
+	    s->peer.label);
+	transcript_event(s->transcript, "client closed its side");
+	window_note(s, "*** %s closed its side of the connection. What you "
+	    "type is still sent while it is accepted. ***", s->peer.label);
+}
+
 void *
 relay_socket_to_window(void *arg)
 {
@@ -89,8 +111,8 @@ relay_socket_to_window(void *arg)
 	in = malloc(RELAY_CHUNK);
 	out = malloc(SANITIZE_OUT_MAX(RELAY_CHUNK));
 	if (in == NULL || out == NULL) {
-		session_say(s, "*** ptychat: out of memory; not reading "
-		    "from this client ***");
+		window_note(s, "*** ptychat: out of memory; not reading from "
+		    "this client ***");
 		goto done;
 	}
 	sanitize_init(&san);
@@ -109,65 +131,76 @@ relay_socket_to_window(void *arg)
 		n = recv(s->sock, in, RELAY_CHUNK, MSG_DONTWAIT);
 		if (n > 0) {
 			atomic_store(&s->last_active, session_now());
+			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
 			outlen = sanitize_feed(&san, in, (size_t)n, out);
 			transcript_write(s->transcript, '<', out, outlen);
-			if (io_write_until(s->tty, out, outlen,
-			    s->config->stopfd) == -1)
+			if (window_peer(s, out, outlen) == -1)
 				break;
 			continue;
 		}
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		/* After a closed window or an idle cut-off, say nothing. */
+		/* After a closed window, a kick or an idle cut-off: quiet. */
 		if (atomic_load(&s->window_closed) ||
-		    atomic_load(&s->client_gone))
+		    atomic_load(&s->kicked) || atomic_load(&s->client_gone))
 			break;
 		outlen = sanitize_finish(&san, out);
 		transcript_write(s->transcript, '<', out, outlen);
-		(void)io_write_until(s->tty, out, outlen, s->config->stopfd);
-		if (n == 0) {
-			atomic_store(&s->client_eof, 1);
-			log_info("session %lu %s: client closed its side",
-			    s->number, s->peer.label);
-			transcript_event(s->transcript, "client closed its "
-			    "side");
-			session_say(s, "*** %s closed its side of the "
-			    "connection. What you type is still sent while it "
-			    "is accepted. ***", s->peer.label);
-		} else {
-			atomic_store(&s->client_eof, 1);
+		(void)window_peer(s, out, outlen);
+		if (n == 0)
+			relay_client_eof(s);
+		else
 			relay_client_gone(s, strerror(errno));
-		}
 		break;
 	}
 done:
+	/* From now on, the window relay watches the socket. */
+	atomic_store(&s->client_eof, 1);
+	relay_wake(s);
 	free(in);
 	free(out);
 	session_release(s);
 	return NULL;
 }
 
-/* Records a line the operator sent, sanitised like the client's. */
-static void
-relay_record_sent(struct session *s, const char *line, size_t len)
+/* Sends lines the operator finished; notes what could not be sent. */
+static int
+relay_send(struct session *s, const char *lines, size_t len)
 {
-	char out[SANITIZE_OUT_MAX(4096)];
+	char out[SANITIZE_OUT_MAX(1024)];
 	struct sanitizer san;
-	size_t n;
+	size_t i, chunk;
 
-	if (s->transcript == NULL)
-		return;
+	if (atomic_load(&s->client_gone)) {
+		window_note(s, "*** not sent: the client is gone ***");
+		return 0;
+	}
+	atomic_store(&s->last_active, session_now());
+	/* The transcript keeps the line as the client will see it. */
 	sanitize_init(&san);
-	n = sanitize_feed(&san, line, len, out);
-	n += sanitize_finish(&san, out + n);
-	transcript_write(s->transcript, '>', out, n);
+	for (i = 0; s->transcript != NULL && i < len; i += chunk) {
+		chunk = len - i < 1024 ? len - i : 1024;
+		transcript_write(s->transcript, '>', out,
+		    sanitize_feed(&san, lines + i, chunk, out));
+	}
+	if (io_send_until(s->sock, lines, len, s->config->stopfd) == -1) {
+		if (errno == ECANCELED)
+			return -1;
+		relay_client_gone(s, strerror(errno));
+		window_note(s, "*** that line was not delivered ***");
+		return 0;
+	}
+	atomic_fetch_add(&s->bytes_out, (unsigned long long)len);
+	return 0;
 }
 
 void
 relay_window_to_socket(struct session *s)
 {
-	struct pollfd pfd[3];
+	struct editor_buf lines = { NULL, 0, 0 };
+	struct pollfd pfd[4];
 	char buf[4096];
+	uint64_t count;
 	nfds_t nfds;
 	ssize_t n;
 	int wait_ms, ready;
@@ -176,16 +209,25 @@ relay_window_to_socket(struct session *s)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = s->config->stopfd;
 	pfd[1].events = POLLIN;
-	pfd[2].fd = s->sock;
-	pfd[2].events = 0;
+	pfd[2].fd = s->wake;
+	pfd[2].events = POLLIN;
+	pfd[3].fd = s->sock;
+	pfd[3].events = 0;
 	for (;;) {
+		if (atomic_load(&s->kicked)) {
+			log_info("session %lu %s: hung up from the console",
+			    s->number, s->peer.label);
+			transcript_event(s->transcript, "hung up from the "
+			    "console");
+			goto out;
+		}
 		/*
-		 * Once the other relay has stopped reading (the client's EOF),
-		 * a reset shows only here.  Before that, the other relay
-		 * reports it, after what the client sent before it.
+		 * Once the other relay has stopped reading, a reset shows
+		 * only here.  Before that, the other relay reports it, after
+		 * what the client sent before it.
 		 */
 		nfds = atomic_load(&s->client_eof) &&
-		    !atomic_load(&s->client_gone) ? 3 : 2;
+		    !atomic_load(&s->client_gone) ? 4 : 3;
 		wait_ms = relay_idle_wait(s);
 		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)
@@ -199,8 +241,10 @@ relay_window_to_socket(struct session *s)
 			continue;
 		}
 		if (pfd[1].revents != 0)
-			return;
-		if (nfds == 3 && (pfd[2].revents & (POLLHUP | POLLERR)))
+			goto out;
+		if (pfd[2].revents != 0)
+			(void)read(s->wake, &count, sizeof count);
+		if (nfds == 4 && (pfd[3].revents & (POLLHUP | POLLERR)))
 			relay_client_gone(s, "connection lost");
 		if (pfd[0].revents == 0)
 			continue;
@@ -209,26 +253,25 @@ relay_window_to_socket(struct session *s)
 			continue;
 		if (n <= 0)
 			break;
-		if (atomic_load(&s->client_gone)) {
-			session_say(s, "*** not sent: the client is gone ***");
+		if (s->ed == NULL) {
+			/* --plain: the terminal has made it a whole line. */
+			if (relay_send(s, buf, (size_t)n) == -1)
+				goto out;
 			continue;
 		}
-		atomic_store(&s->last_active, session_now());
-		relay_record_sent(s, buf, (size_t)n);
-		if (io_send_until(s->sock, buf, (size_t)n,
-		    s->config->stopfd) == -1) {
-			if (errno == ECANCELED)
-				return;
-			relay_client_gone(s, strerror(errno));
-			session_say(s, "*** that line was not delivered ***");
-		}
+		lines.len = 0;
+		if (window_keys(s, buf, (size_t)n, &lines) > 0 &&
+		    relay_send(s, lines.data, lines.len) == -1)
+			goto out;
 	}
 
-	/* read() gave 0 or EIO: nothing holds the master any more. */
+	/* read() gave 0 or EIO: nothing holds the window's end any more. */
 	atomic_store(&s->window_closed, 1);
 	log_info("session %lu %s: window closed; disconnecting", s->number,
 	    s->peer.label);
 	transcript_event(s->transcript, "window closed; client disconnected");
+out:
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);
+	editor_buf_free(&lines);
 }

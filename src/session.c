@@ -8,6 +8,7 @@
  * session's descriptors and frees it (session_release).
  */
 #include <sys/types.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -57,28 +58,6 @@ session_now(void)
 	return (long long)ts.tv_sec;
 }
 
-/*
- * Writes one line of ours into the window.  Returns nothing: a window
- * that cannot take it has been closed, and the relay finds that out.
- */
-void
-session_say(struct session *s, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	int n;
-
-	line[0] = '\n';
-	va_start(ap, fmt);
-	n = vsnprintf(line + 1, sizeof line - 2, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	n = (int)strlen(line);
-	line[n++] = '\n';
-	(void)io_write_until(s->tty, line, (size_t)n, s->config->stopfd);
-}
-
 /* Drops one reference; the last one closes the session and frees it. */
 void
 session_release(struct session *s)
@@ -104,6 +83,8 @@ session_release(struct session *s)
 	close(s->tty);
 	if (s->held != -1)
 		close(s->held);
+	close(s->wake);
+	window_free(s);
 	transcript_event(s->transcript, "session ended");
 	transcript_close(s->transcript);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
@@ -129,6 +110,147 @@ session_terminal_exited(pid_t pid, int ok)
 		if (s->pid == pid)
 			atomic_store(&s->terminal_exited, ok ? 2 : 1);
 	pthread_mutex_unlock(&session_lock);
+}
+
+/* Returns the state of a session as the console's list shows it. */
+static const char *
+session_state(struct session *s)
+{
+	if (atomic_load(&s->window_closed))
+		return "window closed";
+	if (!atomic_load(&s->window_ready))
+		return "opening window";
+	if (atomic_load(&s->client_gone))
+		return "client gone";
+	if (atomic_load(&s->client_eof))
+		return "client closed its side";
+	return "open";
+}
+
+/*
+ * Fills *views with a malloc'd array describing every live session, in
+ * order of arrival.  Returns how many, 0 when none or out of memory.
+ */
+size_t
+session_snapshot(struct session_view **views)
+{
+	struct session *s;
+	size_t n = 0, i;
+	long long now = session_now();
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next)
+		n++;
+	*views = n ? calloc(n, sizeof **views) : NULL;
+	if (*views == NULL)
+		n = 0;
+	/* The list is newest first; the view is oldest first. */
+	for (s = session_list, i = n; s != NULL && i > 0; s = s->next) {
+		i--;
+		(*views)[i].number = s->number;
+		strcpy((*views)[i].label, s->peer.label);
+		(*views)[i].age = now - s->started;
+		(*views)[i].bytes_in = atomic_load(&s->bytes_in);
+		(*views)[i].bytes_out = atomic_load(&s->bytes_out);
+		(*views)[i].state = session_state(s);
+	}
+	pthread_mutex_unlock(&session_lock);
+	return n;
+}
+
+/* Takes a reference on a session in the list, unless it is ending. */
+static int
+session_hold(struct session *s)
+{
+	int refs = atomic_load(&s->refs);
+
+	while (refs > 0)
+		if (atomic_compare_exchange_weak(&s->refs, &refs, refs + 1))
+			return 1;
+	return 0;
+}
+
+/*
+ * Sends text to session number's client (0: every client), without ever
+ * waiting on a slow one, and shows it in the window as sent from the
+ * console.  Returns how many clients took it, or -1 with errno ENOENT
+ * when there is no such session.
+ */
+int
+session_post(unsigned long number, const char *text, size_t len)
+{
+	struct session *s, **held = NULL;
+	size_t nheld = 0, i;
+	int found = 0, took = 0;
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next)
+		nheld++;
+	if (nheld > 0 && (held = calloc(nheld, sizeof *held)) == NULL)
+		nheld = 0;
+	for (i = 0, s = session_list; s != NULL && i < nheld; s = s->next) {
+		if (number != 0 && s->number != number)
+			continue;
+		found = 1;
+		if (atomic_load(&s->window_ready) &&
+		    !atomic_load(&s->client_gone) && session_hold(s))
+			held[i++] = s;
+	}
+	nheld = i;
+	pthread_mutex_unlock(&session_lock);
+
+	/* Outside the lock: a slow window must not hold up the others. */
+	for (i = 0; i < nheld; i++) {
+		s = held[i];
+		if (send(s->sock, text, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+		    (ssize_t)len) {
+			took++;
+			atomic_fetch_add(&s->bytes_out,
+			    (unsigned long long)len);
+			atomic_store(&s->last_active, session_now());
+			transcript_event(s->transcript, "sent from the console: "
+			    "%.*s", (int)strcspn(text, "\n"), text);
+			window_note(s, "*** sent from the console: %.*s ***",
+			    (int)strcspn(text, "\n"), text);
+		} else
+			window_note(s, "*** the console's line was not sent: "
+			    "the client is not reading ***");
+		session_release(s);
+	}
+	free(held);
+	if (!found) {
+		errno = ENOENT;
+		return -1;
+	}
+	return took;
+}
+
+/*
+ * Hangs up on session number's client and closes its window.  Returns 0,
+ * or -1 with errno ENOENT when there is no such session.
+ */
+int
+session_kick(unsigned long number)
+{
+	struct session *s;
+	int found = 0;
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next) {
+		if (s->number != number)
+			continue;
+		found = 1;
+		atomic_store(&s->kicked, 1);
+		/* Both relays see the hang-up and end the session. */
+		(void)shutdown(s->sock, SHUT_RDWR);
+		relay_wake(s);
+	}
+	pthread_mutex_unlock(&session_lock);
+	if (!found) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
 }
 
 /* Returns the number of live sessions whose client is at host. */
@@ -249,26 +371,23 @@ session_await_window(struct session *s, const char **why)
 	}
 }
 
-/* Writes the banner that greets the operator in a new window. */
-static void
-session_banner(struct session *s)
+/*
+ * Sets the pty up for typing once a window that holds its master is up:
+ * raw for the chat line editor, or whole lines with the terminal's own
+ * editing (--plain), Backspace being DEL for urxvt and ^H for xterm -S.
+ */
+static int
+session_window_mode(struct session *s)
 {
-	char when[64], banner[512];
-	struct tm tm;
-	time_t now;
-	int n;
+	struct termios t;
 
-	now = time(NULL);
-	localtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %Z", &tm);
-	n = snprintf(banner, sizeof banner,
-	    "ptychat session #%lu: client %s connected at %s.\n"
-	    "Type a line and press Enter to send it to this client only.\n"
-	    "Close this window to hang up.\n\n", s->number, s->peer.label,
-	    when);
-	if (n > 0 && (size_t)n < sizeof banner)
-		(void)io_write_until(s->tty, banner, (size_t)n,
-		    s->config->stopfd);
+	if (s->ed == NULL)
+		return tty_typing_mode(s->tty, s->kind == WINDOW_PTY_FD ?
+		    0177 : 010);
+	if (tcgetattr(s->tty, &t) == -1)
+		return -1;
+	cfmakeraw(&t);
+	return tcsetattr(s->tty, TCSANOW, &t);
 }
 
 /* The session thread: window hand-shake, then the relays. */
@@ -294,11 +413,11 @@ session_main(void *arg)
 		/* The bridge has the slave: its close now means the end. */
 		close(s->held);
 		s->held = -1;
-	} else if (tty_typing_mode(s->tty, s->kind == WINDOW_PTY_FD ?
-	    0177 : 010) == -1)	/* Backspace: urxvt DEL, xterm -S ^H */
+	} else if (session_window_mode(s) == -1)
 		log_error("session %lu %s: pty set-up: %s", s->number,
 		    s->peer.label, strerror(errno));
-	session_banner(s);
+	window_start(s);
+	atomic_store(&s->window_ready, 1);
 	log_info("session %lu %s: window open", s->number, s->peer.label);
 	transcript_event(s->transcript, "window open");
 
@@ -310,7 +429,7 @@ session_main(void *arg)
 		atomic_fetch_sub(&s->refs, 1);
 		log_error("session %lu %s: thread: %s", s->number,
 		    s->peer.label, strerror(err));
-		session_say(s, "*** ptychat: out of threads; hanging up ***");
+		window_note(s, "*** ptychat: out of threads; hanging up ***");
 	} else
 		relay_window_to_socket(s);
 	pthread_attr_destroy(&attr);
@@ -461,8 +580,22 @@ session_open(const struct server_config *config, int sock,
 	if (io_nonblock(s->tty) == -1)
 		log_error("session %lu %s: O_NONBLOCK: %s", number,
 		    peer->label, strerror(errno));
+	if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    window_init(s) == -1) {
+		log_error("session %lu %s: %s", number, peer->label,
+		    strerror(errno));
+		if (s->wake != -1)
+			close(s->wake);
+		close(s->tty);
+		if (s->held != -1)
+			close(s->held);
+		free(s);
+		net_refuse(sock, SESSION_NO_WINDOW);
+		return -1;
+	}
 	atomic_init(&s->refs, 1);
 	atomic_init(&s->last_active, session_now());
+	s->started = session_now();
 	if (config->log_dir != NULL) {
 		s->transcript = transcript_open(config->log_dir, number, peer);
 		if (s->transcript == NULL)

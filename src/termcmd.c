@@ -181,7 +181,8 @@ termcmd_instance(char *const *words)
 /*
  * Builds the argument vector for one session's window: the expanded -t
  * words, xterm's hardening resources, then the terminal's tail with
- * %T (title), %B (bridge), %P (pty path) and %F (hand-off fd) filled in.
+ * %T (title), %B (bridge), %M (its mode), %P (pty path) and %F (hand-off
+ * fd) filled in.
  * Returns NULL when out of memory.
  */
 char **
@@ -201,6 +202,7 @@ termcmd_argv(const struct terminal *term, const char *const *tail,
 	value['P'] = ptsname;
 	value['F'] = fdtext;
 	value['I'] = termcmd_instance(term->words);
+	value['M'] = term->plain ? "--lines" : "--raw";
 	extra[0] = term->xterm ? xterm_hardening : NULL;
 	extra[1] = tail;
 

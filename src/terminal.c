@@ -29,33 +29,34 @@ extern char **environ;
 struct style {
 	const char	*name;		/* the program's base name */
 	enum window_kind kind;
-	const char	*tail[8];	/* %T title, %B bridge, %P pty, %F fd */
+	const char	*tail[9];	/* %T title, %B bridge, %M its mode,
+					   %P pty, %F fd */
 };
 
 static const struct style styles[] = {
 	{ "xterm", WINDOW_BRIDGE,
-	    { "-T", "%T", "-n", "%T", "-e", "%B", "%P", NULL } },
+	    { "-T", "%T", "-n", "%T", "-e", "%B", "%M", "%P", NULL } },
 	{ "uxterm", WINDOW_BRIDGE,
-	    { "-T", "%T", "-n", "%T", "-e", "%B", "%P", NULL } },
+	    { "-T", "%T", "-n", "%T", "-e", "%B", "%M", "%P", NULL } },
 	{ "urxvt", WINDOW_PTY_FD,
 	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", NULL } },
 	{ "rxvt-unicode", WINDOW_PTY_FD,
 	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", NULL } },
 	{ "x-terminal-emulator", WINDOW_BRIDGE,
-	    { "-T", "%T", "-e", "%B", "%P", NULL } },
+	    { "-T", "%T", "-e", "%B", "%M", "%P", NULL } },
 	/* --wait: otherwise the launcher returns before the window opens. */
 	{ "gnome-terminal", WINDOW_BRIDGE,
-	    { "--wait", "--title", "%T", "--", "%B", "%P", NULL } },
+	    { "--wait", "--title", "%T", "--", "%B", "%M", "%P", NULL } },
 	{ "konsole", WINDOW_BRIDGE,
-	    { "--nofork", "-p", "tabtitle=%T", "-e", "%B", "%P", NULL } },
-	{ "kitty", WINDOW_BRIDGE, { "--title", "%T", "%B", "%P", NULL } },
+	    { "--nofork", "-p", "tabtitle=%T", "-e", "%B", "%M", "%P", NULL } },
+	{ "kitty", WINDOW_BRIDGE, { "--title", "%T", "%B", "%M", "%P", NULL } },
 	{ "alacritty", WINDOW_BRIDGE,
-	    { "--title", "%T", "-e", "%B", "%P", NULL } },
-	{ "foot", WINDOW_BRIDGE, { "--title", "%T", "%B", "%P", NULL } },
-	{ "st", WINDOW_BRIDGE, { "-t", "%T", "-e", "%B", "%P", NULL } },
-	{ "stterm", WINDOW_BRIDGE, { "-t", "%T", "-e", "%B", "%P", NULL } },
+	    { "--title", "%T", "-e", "%B", "%M", "%P", NULL } },
+	{ "foot", WINDOW_BRIDGE, { "--title", "%T", "%B", "%M", "%P", NULL } },
+	{ "st", WINDOW_BRIDGE, { "-t", "%T", "-e", "%B", "%M", "%P", NULL } },
+	{ "stterm", WINDOW_BRIDGE, { "-t", "%T", "-e", "%B", "%M", "%P", NULL } },
 	{ "tmux", WINDOW_TMUX,
-	    { "new-window", "-d", "-n", "%T", "%B", "%P", NULL } },
+	    { "new-window", "-d", "-n", "%T", "%B", "%M", "%P", NULL } },
 };
 
 /* What -t auto tries on a display, in order, after $TERMINAL. */
@@ -71,10 +72,10 @@ static const char *const handoff_tail[] = {
 
 /* tmux outside tmux: windows go to a detached session of our own. */
 static const char *const tmux_window_tail[] = {
-	"new-window", "-d", "-t", TMUX_SESSION ":", "-n", "%T", "%B", "%P", NULL
+	"new-window", "-d", "-t", TMUX_SESSION ":", "-n", "%T", "%B", "%M", "%P", NULL
 };
 static const char *const tmux_session_tail[] = {
-	"new-session", "-d", "-s", TMUX_SESSION, "-n", "%T", "%B", "%P", NULL
+	"new-session", "-d", "-s", TMUX_SESSION, "-n", "%T", "%B", "%M", "%P", NULL
 };
 
 /* Returns 1 when path is a regular file we may execute. */

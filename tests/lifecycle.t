@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (REQUIRE, STANDIN, TAP, Server, children_of, process_alive,  # noqa
-                     thread_count, tmpdir, wait_for)
+                     settled, thread_count, tmpdir, wait_for)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
 t = TAP()
@@ -60,9 +60,12 @@ def churn(tmp):
 
     # The baseline is taken after one session: a sanitizer runtime may
     # start a helper thread of its own with the first thread.
+    fds_before = fd_count(srv.pid)
     one_session(1)
     wait_for(lambda: children_of(srv.pid) == [])
-    base_fds, base_threads = fd_count(srv.pid), thread_count(srv.pid)
+    wait_for(lambda: fd_count(srv.pid) == fds_before)
+    base_fds = fd_count(srv.pid)
+    base_threads = settled(lambda: thread_count(srv.pid))
     for i in range(2, 52):
         one_session(i)
     t.ok(wait_for(lambda: fd_count(srv.pid) == base_fds, 10),

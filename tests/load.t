@@ -27,7 +27,7 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (SLOW, STANDIN, TAP, Server, children_of,  # noqa: E402
-                     read_text, thread_count, tmpdir, wait_for)
+                     read_text, settled, thread_count, tmpdir, wait_for)
 
 MIB = 1 << 20
 SCALED = SLOW > 1
@@ -226,7 +226,9 @@ def read_sum(path):
 
 def flood(tmp):
     mark = "=== flood begins ==="
-    srv = server(tmp, terminal=wrapper(tmp, {
+    # --plain: the byte stream a window gets is then exactly the text (the
+    # chat line would redraw the client's unfinished line in it).
+    srv = server(tmp, args=["--plain"], terminal=wrapper(tmp, {
         1: "--max-rate %d --sum-after '%s'" % (WINDOW_RATE, mark),
         2: "--whenever ping --type 'pong\\r'"}))
     big, big_win = srv.connect(), srv.window(1)
@@ -356,9 +358,11 @@ def churn(tmp):
         finally:
             s.close()
 
+    fds_before = counts(srv)[0]
     cycle(0)
     wait_for(lambda: children_of(srv.pid) == [])
-    base = counts(srv)
+    wait_for(lambda: counts(srv)[0] == fds_before)
+    base = settled(lambda: counts(srv))
     start = time.monotonic()
     failed = [i for i in range(1, CHURN_CYCLES + 1) if not cycle(i)]
     took = time.monotonic() - start

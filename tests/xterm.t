@@ -99,7 +99,8 @@ try:
     for n, c in enumerate(clients, 1):
         c.wait_data("never sent", 0.3)
         t.eq(c.buf, b"reply %d\n" % n, "client %d gets nothing else" % n)
-    t.ok(log_has(2, "reply 2\r\n"), "window 2 echoes what was typed")
+    t.ok(log_has(2, "you: reply 2"),
+         "window 2 shows the sent line as 'you: reply 2'")
 
     # A client tries to retitle its window.
     clients[0].send(b"\x1b]2;hijacked\x07\n")

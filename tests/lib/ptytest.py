@@ -79,6 +79,20 @@ def wait_for(cond, timeout=5.0, step=0.02):
         time.sleep(step)
 
 
+def settled(fn, quiet=0.3, timeout=5.0):
+    """The value of fn() once it has stayed the same for quiet seconds."""
+    deadline = time.monotonic() + timeout * SLOW
+    value, since = fn(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = fn()
+        if now != value:
+            value, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return value
+
+
 def read_text(path):
     try:
         with open(path, "rb") as f:
