@@ -34,7 +34,8 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
-UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal
+UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
+	test_editor
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+# The chat line in a window: the operator types a line a key at a time
+# while the client keeps talking, and the client receives exactly the
+# line that was typed; the half-typed line is drawn again, whole, under
+# each incoming message; editing keys, history, UTF-8, timestamps, and
+# --plain (no chat line).
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import TAP, Server, tmpdir, wait_for  # noqa: E402
+
+t = TAP()
+LEFT, RIGHT, HOME, END, UP = "\x1b[D", "\x1b[C", "\x1b[H", "\x1b[F", "\x1b[A"
+
+
+class Chatter(threading.Thread):
+    """Sends a numbered line every few milliseconds until stopped."""
+
+    def __init__(self, client):
+        super().__init__(daemon=True)
+        self.client, self.sent, self.stop = client, 0, threading.Event()
+
+    def run(self):
+        while not self.stop.is_set() and self.sent < 2000:
+            self.sent += 1
+            self.client.send("chatter %d\n" % self.sent)
+            time.sleep(0.003)
+
+
+def section(name, args, fn):
+    tmp = tmpdir()
+    srv = None
+    try:
+        srv = Server(tmp, args=args)
+        fn(srv)
+    except Exception as e:
+        t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
+    finally:
+        if srv:
+            srv.cleanup()
+            if t.failed:
+                t.diag(srv.text()[-3000:])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def typing_under_fire(srv):
+    c = srv.connect()
+    w = srv.window(1)
+    t.ok(wait_for(lambda: "> " in w.text().split("hang up.")[-1]),
+         "the window shows the '> ' prompt after its banner",
+         repr(w.text()[-80:]))
+    chatter = Chatter(c)
+    chatter.start()
+    line = "the quick brown fox jumps over the lazy dog, one key at a time"
+    for ch in line:
+        w.type(ch)
+        time.sleep(0.004)
+    # Half typed, with messages arriving: the line is drawn again whole.
+    half = "> " + line
+    before = w.text()
+    t.ok(wait_for(lambda: half in w.text()[len(before):]),
+         "after a message arrives, the half-typed line is drawn again, "
+         "whole")
+    w.type("\r")
+    t.ok(c.wait_data(line + "\n"), "the client receives the line",
+         c.buf[-200:])
+    chatter.stop.set()
+    chatter.join()
+    t.eq(c.buf, (line + "\n").encode(),
+         "exactly the line typed, though %d messages arrived meanwhile"
+         % chatter.sent)
+    text = w.text()
+    t.ok(all("chatter %d\r\n" % i in text for i in (1, chatter.sent // 2,
+                                                    chatter.sent))
+         or w.wait_text("chatter %d\r\n" % chatter.sent),
+         "the client's messages are shown above the line")
+    t.ok("you: " + line in w.text(), "the sent line is shown as 'you: ...'")
+
+
+def editing(srv):
+    c = srv.connect()
+    w = srv.window(1)
+    keys = [
+        ("helo" + LEFT + "l" + END + " world\r", "hello world"),
+        ("typo\x7f\x7f\x7f\x7fright\r", "right"),          # DEL
+        ("typo\x08\x08fixed\r", "tyfixed"),                   # ^H
+        ("discard this\x15kept\r", "kept"),                   # ^U
+        ("one two\x17three\r", "one three"),                  # ^W
+        ("middle" + HOME + "start " + END + " end\r", "start middle end"),
+        ("\x01A\x05Z\r", "AZ"),                               # ^A ^E
+        ("caf\u00e9 \u2615 \u6f22\x7f!\r", "caf\u00e9 \u2615 !"),
+        (UP + "\r", "caf\u00e9 \u2615 !"),                    # history
+        (UP + UP + "\r", "AZ"),
+        ("\x04\x03not a signal\r", "not a signal"),           # ^D ^C
+        ("\r", ""),                                           # empty line
+    ]
+    want = b""
+    for typed, sent in keys:
+        w.type(typed)
+        want += (sent + "\n").encode()
+        t.ok(c.wait_data(want) and c.buf == want,
+             "typing %r sends %r" % (typed, sent), c.buf[-100:])
+
+
+def timestamps(srv):
+    c = srv.connect()
+    w = srv.window(1)
+    c.send("stamped line\n")
+    t.ok(w.wait_text("stamped line"), "the line arrives")
+    t.ok(re.search(r"\[\d\d:\d\d\] stamped line", w.text()),
+         "--timestamps: it starts with [HH:MM]", w.text()[-200:])
+
+
+def plain(srv):
+    c = srv.connect()
+    w = srv.window(1)
+    c.send("plain text\n")
+    t.ok(w.wait_text("plain text\r\n"), "--plain: the text arrives")
+    t.ok("> " not in w.text() and "\x1b[" not in w.text(),
+         "--plain: no prompt and no cursor movement")
+    w.type("typo\x08\x08\x08\x08line\r")
+    t.ok(c.wait_data("line\n") and c.buf == b"line\n",
+         "--plain: the terminal's own editing makes the line", c.buf)
+
+
+section("typing", [], typing_under_fire)
+section("editing", [], editing)
+section("timestamps", ["--timestamps"], timestamps)
+section("plain", ["--plain"], plain)
+t.done()
