@@ -1139,3 +1139,30 @@ editor_note(struct editor *ed, const char *text, struct editor_buf *out)
 	} while (n > 0);
 	editor_draw(ed, out);
 }
+
+/* Returns how many bytes the user has typed on the line, not yet sent. */
+size_t
+editor_pending(const struct editor *ed)
+{
+	return ed->len;
+}
+
+/*
+ * Takes the editor off the screen for good: erases the prompt and input,
+ * and writes the peer's unfinished line, if any, to stay.  The cursor is
+ * left at the start of an empty line.
+ */
+void
+editor_finish(struct editor *ed, struct editor_buf *out)
+{
+	editor_erase(ed, out);
+	if (ed->partial.len > 0 || ed->partial_split) {
+		editor_put(out, ed->partial.data, ed->partial.len);
+		editor_puts(out, "\r\n");
+	}
+	ed->partial.len = 0;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	ed->partial_split = 0;
+	ed->in_col = 0;
+	ed->in_line = 0;
+}

@@ -61,6 +61,8 @@ int	 editor_keys(struct editor *, const void *, size_t,
 void	 editor_print(struct editor *, const void *, size_t,
 	    struct editor_buf *);
 void	 editor_note(struct editor *, const char *, struct editor_buf *);
+size_t	 editor_pending(const struct editor *);
+void	 editor_finish(struct editor *, struct editor_buf *);
 void	 editor_buf_free(struct editor_buf *);
 
 /* io.c */

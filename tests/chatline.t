@@ -3,16 +3,23 @@
 # while the client keeps talking, and the client receives exactly the
 # line that was typed; the half-typed line is drawn again, whole, under
 # each incoming message; editing keys, history, UTF-8, timestamps, and
-# --plain (no chat line).
+# --plain (no chat line).  Then the same for the ptychat client on a pty.
+import fcntl
 import os
+import pty
 import re
+import select
 import shutil
+import socket
+import struct
+import subprocess
 import sys
+import termios
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import TAP, Server, tmpdir, wait_for  # noqa: E402
+from ptytest import PTYCHAT, TAP, Server, tmpdir, wait_for  # noqa: E402
 
 t = TAP()
 LEFT, RIGHT, HOME, END, UP = "\x1b[D", "\x1b[C", "\x1b[H", "\x1b[F", "\x1b[A"
@@ -128,8 +135,76 @@ def plain(srv):
          "--plain: the terminal's own editing makes the line", c.buf)
 
 
+def client_on_a_terminal():
+    """ptychat with its stdin and stdout on a pty: typing a key at a time
+    while the server talks, the server gets exactly the line typed, and
+    the screen shows the half-typed line below the server's lines."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+    proc = subprocess.Popen([PTYCHAT, "127.0.0.1", str(ls.getsockname()[1])],
+                            stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True)
+    os.close(slave)
+    screen = bytearray()
+
+    def pump(timeout=0.0):
+        while select.select([master], [], [], timeout)[0]:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            screen.extend(data)
+            timeout = 0.0
+    try:
+        ls.settimeout(5)
+        conn, _ = ls.accept()
+        conn.settimeout(5)
+        t.ok(wait_for(lambda: pump(0.05) or b"> " in screen),
+             "client: the chat line shows its '> ' prompt", bytes(screen))
+        line = "typed while the server talks: caf\u00e9"
+        for i, ch in enumerate(line):
+            conn.sendall(b"server line %d\n" % i)
+            os.write(master, ch.encode())
+            pump(0.01)
+        t.ok(wait_for(lambda: pump(0.05) or
+                      b"server line %d" % (len(line) - 1) in screen),
+             "client: the server's lines are shown")
+        tail = bytes(screen).rsplit(b"server line", 1)[-1]
+        t.ok(("> " + line).encode() in tail,
+             "client: below the last of them, the half-typed line whole",
+             tail[-120:])
+        os.write(master, b"\r")
+        got = b""
+        while not got.endswith(b"\n"):
+            got += conn.recv(4096)
+        t.eq(got, (line + "\n").encode(),
+             "client: the server gets exactly the line typed")
+        os.write(master, b"\x04")            # ^D on an empty line: EOF
+        t.eq(conn.recv(4096), b"", "client: ^D on an empty line sends EOF")
+        conn.close()
+        t.eq(proc.wait(5), 0, "client: exits 0 when the server closes")
+        pump(0.1)
+        t.ok(b"connection closed by server" in screen,
+             "client: and says so", bytes(screen[-200:]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        ls.close()
+
+
 section("typing", [], typing_under_fire)
 section("editing", [], editing)
 section("timestamps", ["--timestamps"], timestamps)
 section("plain", ["--plain"], plain)
+try:
+    client_on_a_terminal()
+except Exception as e:
+    t.ok(False, "client: %s: %s" % (type(e).__name__, e))
 t.done()
