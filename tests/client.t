@@ -21,7 +21,7 @@ from ptytest import (PTYCHAT, SLOW, TAP, TOP, children_of,  # noqa: E402
                      kill_all, wait_for)
 
 TIMEOUT = 5.0 * SLOW
-USAGE = ("usage: ptychat [-46hqV] [--raw] host [port]\n"
+USAGE = ("usage: ptychat [-46hqV] [--plain] [--raw] host [port]\n"
          "Try 'ptychat --help' for more information.\n")
 
 t = TAP()
