@@ -31,6 +31,7 @@ OUT ?= .
 COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
+	src/console.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/editor.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c

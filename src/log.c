@@ -14,6 +14,16 @@ static const char *log_prog = "ptychat";
 /* -1 for --quiet, 0 by default, 1 for --verbose. */
 static int log_level;
 
+/* Where lines go instead of stderr (the console), or NULL. */
+static void (*_Atomic log_sink)(const char *);
+
+/* Sends log lines to sink (without their newline), or back to stderr. */
+void
+log_set_sink(void (*sink)(const char *))
+{
+	log_sink = sink;
+}
+
 void
 log_init(const char *prog, int level)
 {
@@ -27,9 +37,15 @@ log_line(const char *fmt, va_list ap)
 	char line[1024];
 	int n;
 
+	void (*sink)(const char *) = log_sink;
+
 	/* One fputs of a whole line keeps lines from threads apart. */
 	n = snprintf(line, sizeof line, "%s: ", log_prog);
 	vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+	if (sink != NULL) {
+		sink(line);
+		return;
+	}
 	strcat(line, "\n");
 	fputs(line, stderr);
 }

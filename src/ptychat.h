@@ -41,6 +41,12 @@ void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_bad_option(int, char *const []);
+void	 log_set_sink(void (*)(const char *));
+
+/* console.c */
+int	 console_start(void);
+int	 console_input(void);
+void	 console_stop(void);
 
 /* editor.c */
 /* Bytes for a terminal, or lines for the wire; grown as needed. */

@@ -97,7 +97,8 @@ usage(int status)
 "  -V, --version          show the version and exit\n"
 "\n"
 "Close a client's window to hang up on it. SIGINT or SIGTERM stops the\n"
-"server and closes every session.\n", DEFAULT_MAX_CLIENTS);
+"server and closes every session. On a terminal, ptychatd takes commands:\n"
+"list, say N TEXT, all TEXT, kick N, help, quit.\n", DEFAULT_MAX_CLIENTS);
 	exit(0);
 }
 
@@ -377,7 +378,7 @@ main(int argc, char *argv[])
 	};
 	struct signalfd_siginfo si;
 	struct rlimit nofile;
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
 	struct peer bound;
 	sigset_t sigs;
 	char err[512], **words;
@@ -522,8 +523,11 @@ main(int argc, char *argv[])
 	pfd[0].events = POLLIN;
 	pfd[1].fd = sigfd;
 	pfd[1].events = POLLIN;
+	/* A negative fd is left out by poll: no console, no keys. */
+	pfd[2].fd = console_start();
+	pfd[2].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
+		if (poll(pfd, 3, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -540,10 +544,15 @@ main(int argc, char *argv[])
 			    strsignal((int)si.ssi_signo));
 			break;
 		}
+		if (pfd[2].revents != 0 && console_input() == 1) {
+			log_info("stopping at the console's word");
+			break;
+		}
 		if (pfd[0].revents & POLLIN)
 			accept_client(lfd, &number);
 	}
 	stop_server(lfd, sigfd, stop[1]);
+	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
 	free(children);

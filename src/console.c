@@ -1,0 +1,308 @@
+/*
+ * The console: when ptychatd runs on a terminal, the operator types
+ * commands there (list, say, all, kick, help, quit) on the same chat line
+ * editor the windows use, and log lines are printed above it instead of
+ * through it.
+ */
+#include <sys/ioctl.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ptychat.h"
+
+/* The console's editor, or NULL; the lock guards it and the terminal. */
+static struct editor *console;
+static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct termios console_saved;
+static int console_logs;	/* log lines come here: stderr is the tty */
+
+static const char console_help[] =
+    "list          the sessions: number, client, age, bytes in and out, "
+    "state\n"
+    "say N TEXT    send TEXT to session N's client\n"
+    "all TEXT      send TEXT to every client\n"
+    "kick N        hang up on session N and close its window\n"
+    "help          this list\n"
+    "quit          close every session and stop (also ^C)\n";
+
+/* Writes buf to the terminal and empties it; the lock is held. */
+static void
+console_flush(struct editor_buf *buf)
+{
+	if (buf->len > 0)
+		(void)io_write_all(STDOUT_FILENO, buf->data, buf->len);
+	buf->len = 0;
+}
+
+static void
+console_width(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+		editor_set_width(console, ws.ws_col);
+}
+
+/* Prints text above the command line: dim for a log line, or plain. */
+static void
+console_show(const char *text, int dim)
+{
+	struct editor_buf buf = { NULL, 0, 0 };
+
+	pthread_mutex_lock(&console_lock);
+	if (console != NULL) {
+		console_width();
+		if (dim)
+			editor_note(console, text, &buf);
+		else
+			editor_print(console, text, strlen(text), &buf);
+		console_flush(&buf);
+	}
+	pthread_mutex_unlock(&console_lock);
+	editor_buf_free(&buf);
+}
+
+static void
+console_log(const char *line)
+{
+	console_show(line, 1);
+}
+
+/*
+ * Starts the console when standard input and output are a terminal.
+ * Returns the fd to watch for keys, or -1 when there is no console.
+ */
+int
+console_start(void)
+{
+	struct editor_buf buf = { NULL, 0, 0 };
+	struct termios t;
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) ||
+	    tcgetattr(STDIN_FILENO, &console_saved) == -1)
+		return -1;
+	if ((console = editor_new("ptychatd> ", "ptychatd> ", 0)) == NULL)
+		return -1;
+	t = console_saved;
+	cfmakeraw(&t);
+	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == -1) {
+		editor_free(console);
+		console = NULL;
+		return -1;
+	}
+	pthread_mutex_lock(&console_lock);
+	console_width();
+	editor_note(console, "ptychatd console: type help for the commands",
+	    &buf);
+	console_flush(&buf);
+	pthread_mutex_unlock(&console_lock);
+	editor_buf_free(&buf);
+	/* Log lines on the same terminal must not break the command line. */
+	if (isatty(STDERR_FILENO)) {
+		console_logs = 1;
+		log_set_sink(console_log);
+	}
+	return STDIN_FILENO;
+}
+
+/* Gives the terminal back, leaving what was shown on it. */
+void
+console_stop(void)
+{
+	struct editor_buf buf = { NULL, 0, 0 };
+
+	if (console_logs)
+		log_set_sink(NULL);
+	pthread_mutex_lock(&console_lock);
+	if (console != NULL) {
+		editor_finish(console, &buf);
+		console_flush(&buf);
+		editor_free(console);
+		console = NULL;
+		(void)tcsetattr(STDIN_FILENO, TCSANOW, &console_saved);
+	}
+	pthread_mutex_unlock(&console_lock);
+	editor_buf_free(&buf);
+}
+
+/* Writes a byte count the way people read them: 812, 4.2k, 17.0M. */
+static void
+console_bytes(char *out, size_t len, unsigned long long n)
+{
+	if (n < 10000)
+		snprintf(out, len, "%llu", n);
+	else if (n < 10000ULL * 1024)
+		snprintf(out, len, "%.1fk", (double)n / 1024);
+	else if (n < 10000ULL * 1024 * 1024)
+		snprintf(out, len, "%.1fM", (double)n / (1024 * 1024));
+	else
+		snprintf(out, len, "%.1fG", (double)n / (1024 * 1024 * 1024));
+}
+
+static void
+console_list(void)
+{
+	struct session_view *v;
+	char line[256], age[32], in[16], out[16];
+	size_t n, i;
+
+	if ((n = session_snapshot(&v)) == 0) {
+		console_show("no sessions\n", 0);
+		return;
+	}
+	console_show("   #  client                                       age"
+	    "      in     out  state\n", 0);
+	for (i = 0; i < n; i++) {
+		if (v[i].age >= 3600)
+			snprintf(age, sizeof age, "%lldh%02lldm", v[i].age / 3600,
+			    v[i].age / 60 % 60);
+		else if (v[i].age >= 60)
+			snprintf(age, sizeof age, "%lldm%02llds", v[i].age / 60,
+			    v[i].age % 60);
+		else
+			snprintf(age, sizeof age, "%llds", v[i].age);
+		console_bytes(in, sizeof in, v[i].bytes_in);
+		console_bytes(out, sizeof out, v[i].bytes_out);
+		snprintf(line, sizeof line, "%4lu  %-42s %6s %7s %7s  %s\n",
+		    v[i].number, v[i].label, age, in, out, v[i].state);
+		console_show(line, 0);
+	}
+	free(v);
+}
+
+/* Parses a session number; returns 0 when text is not one. */
+static unsigned long
+console_number(const char *text, const char **rest)
+{
+	unsigned long n;
+	char *end;
+
+	if (*text < '1' || *text > '9')
+		return 0;
+	errno = 0;
+	n = strtoul(text, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\0'))
+		return 0;
+	*rest = end + strspn(end, " ");
+	return n;
+}
+
+/* Sends text (plus \n) to one session, or to all with number 0. */
+static void
+console_send(unsigned long number, const char *text)
+{
+	char reply[128], *line;
+	size_t len = strlen(text);
+	int took;
+
+	if ((line = malloc(len + 2)) == NULL)
+		return;
+	memcpy(line, text, len);
+	line[len++] = '\n';
+	line[len] = '\0';
+	took = session_post(number, line, len);
+	free(line);
+	if (took == -1)
+		snprintf(reply, sizeof reply, number ? "no session #%lu\n" :
+		    "no sessions\n", number);
+	else if (number != 0 && took == 0)
+		snprintf(reply, sizeof reply, "not sent: #%lu is not taking "
+		    "data\n", number);
+	else if (number != 0)
+		snprintf(reply, sizeof reply, "sent to #%lu\n", number);
+	else
+		snprintf(reply, sizeof reply, "sent to %d client%s\n", took,
+		    took == 1 ? "" : "s");
+	console_show(reply, 0);
+}
+
+/* Carries out one command line.  Returns 1 for quit. */
+static int
+console_command(char *line)
+{
+	const char *rest = "";
+	char reply[160], *word, *args;
+	unsigned long n;
+
+	line[strcspn(line, "\n")] = '\0';
+	word = line + strspn(line, " ");
+	if (*word == '\0')
+		return 0;
+	args = word + strcspn(word, " ");
+	if (*args != '\0')
+		*args++ = '\0';
+	args += strspn(args, " ");
+
+	if (strcmp(word, "list") == 0)
+		console_list();
+	else if (strcmp(word, "say") == 0 &&
+	    (n = console_number(args, &rest)) != 0 && *rest != '\0')
+		console_send(n, rest);
+	else if (strcmp(word, "all") == 0 && *args != '\0')
+		console_send(0, args);
+	else if (strcmp(word, "kick") == 0 &&
+	    (n = console_number(args, &rest)) != 0 && *rest == '\0') {
+		if (session_kick(n) == -1)
+			snprintf(reply, sizeof reply, "no session #%lu\n", n);
+		else
+			snprintf(reply, sizeof reply, "hung up on #%lu\n", n);
+		console_show(reply, 0);
+	} else if (strcmp(word, "help") == 0)
+		console_show(console_help, 0);
+	else if (strcmp(word, "quit") == 0)
+		return 1;
+	else if (strcmp(word, "say") == 0 || strcmp(word, "all") == 0 ||
+	    strcmp(word, "kick") == 0) {
+		snprintf(reply, sizeof reply, "usage: %s\n",
+		    strcmp(word, "say") == 0 ? "say N TEXT" :
+		    strcmp(word, "all") == 0 ? "all TEXT" : "kick N");
+		console_show(reply, 0);
+	} else {
+		snprintf(reply, sizeof reply, "unknown command '%.40s'; type "
+		    "help\n", word);
+		console_show(reply, 0);
+	}
+	return 0;
+}
+
+/*
+ * Reads what was typed on the console and carries out each finished
+ * command.  Returns 1 when the operator asked to stop (quit, ^C, or the
+ * terminal went away), 0 otherwise.
+ */
+int
+console_input(void)
+{
+	struct editor_buf out = { NULL, 0, 0 }, lines = { NULL, 0, 0 };
+	char keys[1024], *line, *nl;
+	ssize_t n;
+	int quit = 0;
+
+	n = read(STDIN_FILENO, keys, sizeof keys);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0 || memchr(keys, 003, (size_t)n) != NULL)
+		return 1;
+	pthread_mutex_lock(&console_lock);
+	console_width();
+	editor_keys(console, keys, (size_t)n, &out, &lines);
+	console_flush(&out);
+	pthread_mutex_unlock(&console_lock);
+	for (line = lines.data; !quit && line != NULL &&
+	    line < lines.data + lines.len; line = nl + 1) {
+		if ((nl = memchr(line, '\n', lines.len -
+		    (size_t)(line - lines.data))) == NULL)
+			break;
+		*nl = '\0';
+		quit = console_command(line);
+	}
+	editor_buf_free(&out);
+	editor_buf_free(&lines);
+	return quit;
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+# The console on ptychatd's own terminal (run in a tmux pane): list, say,
+# all, kick, help, quit; log lines printed above the command line never
+# break a half-typed command.
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import (PTYCHATD, STANDIN, TAP, Client, need_tools,  # noqa
+                     process_alive, read_text, tmpdir, wait_for)
+
+t = TAP()
+need_tools(t, "tmux")
+tmp = tmpdir()
+env = dict(os.environ, TMUX_TMPDIR=tmp)
+env.pop("TMUX", None)
+windows = os.path.join(tmp, "windows")
+os.makedirs(windows)
+
+
+def tmux(*args):
+    return subprocess.run(["tmux"] + list(args), env=env,
+                          capture_output=True, timeout=10).stdout.decode()
+
+
+def screen():
+    return tmux("capture-pane", "-p", "-t", "con")
+
+
+def last_line():
+    lines = [ln for ln in screen().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def command(text):
+    """Types a command; returns the screen once its echo is there."""
+    tmux("send-keys", "-t", "con", text, "Enter")
+    wait_for(lambda: "ptychatd> " + text in screen())
+    return screen()
+
+
+try:
+    # stdin, stdout and stderr on the pane: the console, with the log
+    # lines coming through it.
+    tmux("new-session", "-d", "-s", "con", "-x", "110", "-y", "40",
+         "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n'; echo status $?;"
+         " sleep 30" % (PTYCHATD, STANDIN, windows))
+    m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
+                                   screen()), 10)
+    t.ok(m, "ptychatd starts in the pane", screen())
+    port = int(m.group(1))
+    t.ok(wait_for(lambda: "type help for the commands" in screen()),
+         "the console greets the operator", screen())
+    a = Client(socket.create_connection(("127.0.0.1", port), 5))
+    b = Client(socket.create_connection(("127.0.0.1", port), 5))
+    t.ok(wait_for(lambda: screen().count("window open") == 2),
+         "two sessions open", screen())
+    a.send("hello from a\n")
+    wait_for(lambda: os.path.exists(os.path.join(windows, "1.out")) and
+             "hello from a" in read_text(os.path.join(windows, "1.out")))
+
+    # A log line arrives while a command is half typed.
+    tmux("send-keys", "-t", "con", "lis")
+    wait_for(lambda: last_line().endswith("ptychatd> lis"))
+    c = Client(socket.create_connection(("127.0.0.1", port), 5))
+    t.ok(wait_for(lambda: "session 3" in screen()), "a third client "
+         "connects, and its log line shows", screen())
+    t.ok(wait_for(lambda: last_line() == "ptychatd> lis"),
+         "the half-typed command is still whole on the last line",
+         screen())
+    s = command("t")
+    rows = re.findall(r"^\s*(\d+)\s+127\.0\.0\.1:\d+\s+\S+\s+(\S+)\s+(\S+)"
+                      r"\s+(.+?)\s*$", s, re.M)
+    t.eq([(r[0], r[1], r[3]) for r in rows[-3:]],
+         [("1", "13", "open"), ("2", "0", "open"), ("3", "0", "open")],
+         "list: number, client, age, bytes in and out, state")
+
+    command("say 2 just for b")
+    t.ok(b.wait_data("just for b\n") and not a.wait_data("just", 0.3),
+         "say N TEXT reaches that client only", (a.buf, b.buf))
+    t.ok(wait_for(lambda: "sent from the console: just for b" in
+                  read_text(os.path.join(windows, "2.out"))),
+         "and its window shows it was sent from the console")
+    command("all to everyone")
+    t.ok(all(x.wait_data("to everyone\n") for x in (a, b, c)),
+         "all TEXT reaches every client")
+    t.ok("sent to 3 clients" in screen(), "and says how many", screen())
+    command("kick 3")
+    t.ok(c.wait_eof(), "kick N hangs up on that client")
+    pid3 = int(read_text(os.path.join(windows, "3.pid")))
+    t.ok(wait_for(lambda: not os.path.exists("/proc/%d" % pid3) or
+                  process_alive(pid3) is False),
+         "and closes its window")
+    t.ok(wait_for(lambda: "hung up from the console" in screen()),
+         "and logs it", screen())
+    t.ok(not a.eof and not b.eof, "the others stay connected")
+    s = command("say 9 nobody")
+    t.ok("no session #9" in s, "say to a missing session says so")
+    s = command("frobnicate")
+    t.ok("unknown command 'frobnicate'; type help" in s,
+         "an unknown command says so")
+    s = command("help")
+    t.ok(all(w in s for w in ("list", "say N TEXT", "all TEXT", "kick N",
+                              "quit")), "help lists the commands")
+    command("quit")
+    t.ok(a.wait_eof() and b.wait_eof(), "quit closes every session")
+    t.ok(wait_for(lambda: "status 0" in screen()),
+         "and ptychatd exits 0", screen())
+finally:
+    tmux("kill-server")
+    shutil.rmtree(tmp, ignore_errors=True)
+t.done()
