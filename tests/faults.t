@@ -30,43 +30,14 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Server,  # noqa: E402
-                     children_of, read_text, run, settled, thread_count,
-                     tmpdir, wait_for)
+                     children_of, counts, fd_count, read_text, run, settled,
+                     standin_wrapper, thread_count, tmpdir, wait_for,
+                     zombies)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
 # A slow window: 64 KiB/s, so a sender stays in mid-transfer.
 SLOW_RATE = 65536
 t = TAP()
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def zombies(pid):
-    return [p for p, state in children_of(pid) if state == "Z"]
-
-
-def counts(srv):
-    return fd_count(srv.pid), thread_count(srv.pid)
-
-
-def wrapper(tmp, per_window):
-    """A terminal command that runs the stand-in with extra options for
-    some session numbers: per_window maps a number to an option string."""
-    path = os.path.join(tmp, "terminal.sh")
-    windows = os.path.join(tmp, "windows")
-    lines = ["#!/bin/sh", 'n="$1"', "shift", 'case "$n" in']
-    for number, opts in per_window.items():
-        lines.append('%d) exec "%s" %s --dir "%s" --name "$n" "$@" ;;'
-                     % (number, STANDIN, opts, windows))
-    lines.append('*) exec "%s" --dir "%s" --name "$n" "$@" ;;'
-                 % (STANDIN, windows))
-    lines.append("esac")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(path, 0o755)
-    return "%s %%n" % path
 
 
 def warm_up(srv, number=1):
@@ -177,7 +148,7 @@ def section(name, fn):
 
 def reset_mid_transfer(tmp):
     """Client A floods a slow window, then resets; B carries on."""
-    srv = server(tmp, terminal=wrapper(tmp, {3: "--max-rate %d"
+    srv = server(tmp, terminal=standin_wrapper(tmp, {3: "--max-rate %d"
                                              % SLOW_RATE}))
     warm_up(srv)
     b = srv.connect()
@@ -299,7 +270,7 @@ def half_close(tmp):
 
 def window_killed(tmp):
     """SIGKILL to the window, with the client idle and then flooding."""
-    srv = server(tmp, terminal=wrapper(tmp, {3: "--max-rate %d"
+    srv = server(tmp, terminal=standin_wrapper(tmp, {3: "--max-rate %d"
                                              % SLOW_RATE}))
     base = warm_up(srv)
 

@@ -10,19 +10,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (REQUIRE, STANDIN, TAP, Server, children_of, process_alive,  # noqa
-                     settled, thread_count, tmpdir, wait_for)
+from ptytest import (REQUIRE, STANDIN, TAP, Server, children_of,  # noqa
+                     fd_count, process_alive, settled, thread_count, tmpdir,
+                     wait_for, zombies)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
 t = TAP()
-
-
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def zombies(pid):
-    return [p for p, state in children_of(pid) if state == "Z"]
 
 
 def section(name, fn):

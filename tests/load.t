@@ -27,7 +27,8 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (SLOW, STANDIN, TAP, Server, children_of,  # noqa: E402
-                     read_text, settled, thread_count, tmpdir, wait_for)
+                     counts, fd_count, read_text, settled, standin_wrapper,
+                     thread_count, tmpdir, wait_for, zombies)
 
 MIB = 1 << 20
 SCALED = SLOW > 1
@@ -53,18 +54,6 @@ if SCALED:
            % (SLOW, FLOOD_MIB, CHURN_CYCLES, MANY))
 
 
-def fd_count(pid):
-    return len(os.listdir("/proc/%d/fd" % pid))
-
-
-def zombies(pid):
-    return [p for p, state in children_of(pid) if state == "Z"]
-
-
-def counts(srv):
-    return fd_count(srv.pid), thread_count(srv.pid)
-
-
 def status_kib(pid, field):
     """A /proc/PID/status figure in KiB (VmRSS, VmHWM), or 0."""
     try:
@@ -79,24 +68,6 @@ def status_kib(pid, field):
 
 def mib(kib):
     return "%.1f MiB" % (kib / 1024.0)
-
-
-def wrapper(tmp, per_window):
-    """A terminal command that runs the stand-in with extra options for
-    some session numbers: per_window maps a number to an option string."""
-    path = os.path.join(tmp, "terminal.sh")
-    windows = os.path.join(tmp, "windows")
-    lines = ["#!/bin/sh", 'n="$1"', "shift", 'case "$n" in']
-    for number, opts in per_window.items():
-        lines.append('%d) exec "%s" %s --dir "%s" --name "$n" "$@" ;;'
-                     % (number, STANDIN, opts, windows))
-    lines.append('*) exec "%s" --dir "%s" --name "$n" "$@" ;;'
-                 % (STANDIN, windows))
-    lines.append("esac")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(path, 0o755)
-    return "%s %%n" % path
 
 
 def scripted(tmp, *triggers):
@@ -228,7 +199,7 @@ def flood(tmp):
     mark = "=== flood begins ==="
     # --plain: the byte stream a window gets is then exactly the text (the
     # chat line would redraw the client's unfinished line in it).
-    srv = server(tmp, args=["--plain"], terminal=wrapper(tmp, {
+    srv = server(tmp, args=["--plain"], terminal=standin_wrapper(tmp, {
         1: "--max-rate %d --sum-after '%s'" % (WINDOW_RATE, mark),
         2: "--whenever ping --type 'pong\\r'"}))
     big, big_win = srv.connect(), srv.window(1)

@@ -116,6 +116,37 @@ def fd_targets(pid):
     return out
 
 
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def counts(srv):
+    """The server's (fd count, thread count)."""
+    return fd_count(srv.pid), thread_count(srv.pid)
+
+
+def zombies(pid):
+    return [p for p, state in children_of(pid) if state == "Z"]
+
+
+def standin_wrapper(tmp, per_window):
+    """A terminal command that runs the stand-in with extra options for
+    some session numbers: per_window maps a number to an option string."""
+    path = os.path.join(tmp, "terminal.sh")
+    windows = os.path.join(tmp, "windows")
+    lines = ["#!/bin/sh", 'n="$1"', "shift", 'case "$n" in']
+    for number, opts in per_window.items():
+        lines.append('%d) exec "%s" %s --dir "%s" --name "$n" "$@" ;;'
+                     % (number, STANDIN, opts, windows))
+    lines.append('*) exec "%s" --dir "%s" --name "$n" "$@" ;;'
+                 % (STANDIN, windows))
+    lines.append("esac")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o755)
+    return "%s %%n" % path
+
+
 def thread_count(pid):
     try:
         return len(os.listdir("/proc/%d/task" % pid))
