@@ -1040,6 +1040,42 @@ editor_incoming_char(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	ed->in_col += w;
 }
 
+/*
+ * editor_incoming_char for a run of printable ASCII, one column each:
+ * the same rows written for good at the same places, with no decoding
+ * and one copy per stretch.
+ */
+static void
+editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
+    struct editor_buf *out)
+{
+	struct editor_pos	*end = &ed->partial_end;
+	size_t			 start = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (editor_wraps(ed, end, 1) &&
+		    end->row + 1 >= EDITOR_PARTIAL_ROWS) {
+			editor_put(&ed->partial, s + start, i - start);
+			start = i;
+			editor_erase(ed, out);
+			editor_put(out, ed->partial.data, ed->partial.len);
+			ed->partial.len = 0;
+			memset(end, 0, sizeof(*end));
+			ed->partial_split = 1;
+		} else if (ed->partial.len + (i - start) + 1 >
+		    EDITOR_PARTIAL_MAX) {
+			editor_put(&ed->partial, s + start, i - start);
+			start = i;
+			editor_erase(ed, out);
+			ed->partial_split = 1;
+			editor_break_partial(ed, out);
+		}
+		editor_advance(ed, end, 1);
+		ed->in_col++;
+	}
+	editor_put(&ed->partial, s + start, n - start);
+}
+
 static void
 editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 {
@@ -1094,6 +1130,18 @@ editor_print(struct editor *ed, const void *text, size_t n,
 	int			 changed = 0;
 
 	while (i < n) {
+		/* Printable ASCII, by far the most common, a run at a time. */
+		if (ed->in_line && ed->in_utf8.len == 0 && p[i] >= 0x20 &&
+		    p[i] < 0x7f) {
+			size_t run = i + 1;
+
+			while (run < n && p[run] >= 0x20 && p[run] < 0x7f)
+				run++;
+			editor_incoming_ascii(ed, p + i, run - i, out);
+			i = run;
+			changed = 1;
+			continue;
+		}
 		switch (editor_utf8_feed(&ed->in_utf8, p[i], &cp)) {
 		case EDITOR_UTF8_MORE:
 			i++;
