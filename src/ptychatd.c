@@ -381,7 +381,7 @@ main(int argc, char *argv[])
 	struct pollfd pfd[3];
 	struct peer bound;
 	sigset_t sigs;
-	char err[512], **words;
+	char err[512];
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "auto";
 	unsigned long number = 0;
@@ -465,11 +465,12 @@ main(int argc, char *argv[])
 	parse_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
 		usage_error("the bind address is empty");
-	if ((words = termcmd_split(terminal_cmd)) == NULL) {
+	/* Kept in config from the start, so no exit path leaks it. */
+	if ((config.terminal.words = termcmd_split(terminal_cmd)) == NULL) {
 		fprintf(stderr, "ptychatd: out of memory\n");
 		return 1;
 	}
-	if (termcmd_check(words, err, sizeof err) == -1)
+	if (termcmd_check(config.terminal.words, err, sizeof err) == -1)
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
@@ -511,8 +512,8 @@ main(int argc, char *argv[])
 	}
 	/* Always shown, even with -q: it tells scripts the real port. */
 	log_error("listening on %s port %s", bound.host, bound.port);
-	if (terminal_choose(&config.terminal, words, find_bridge(), err,
-	    sizeof err) == -1)
+	if (terminal_choose(&config.terminal, config.terminal.words,
+	    find_bridge(), err, sizeof err) == -1)
 		log_error("warning: %s; clients will be turned away", err);
 	else {
 		config.terminal.plain = config.plain;
