@@ -109,6 +109,7 @@ check-reports: all $(UNIT_BIN) $(STANDIN)
 
 # valgrind memcheck over multi-session exchanges; any error or leak fails.
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
+	--show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect \
 	--log-file=$(CURDIR)/$(O)/valgrind/%p.log
 check-valgrind: all $(STANDIN)
