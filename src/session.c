@@ -240,6 +240,8 @@ session_kick(unsigned long number)
 		if (s->number != number)
 			continue;
 		found = 1;
+		if (s->sock == -1)
+			continue;
 		atomic_store(&s->kicked, 1);
 		/* Both relays see the hang-up and end the session. */
 		(void)shutdown(s->sock, SHUT_RDWR);
@@ -398,14 +400,18 @@ session_main(void *arg)
 	pthread_attr_t attr;
 	pthread_t tid;
 	const char *why;
-	int err;
+	int err, fd;
 
 	if (session_await_window(s, &why) == -1) {
 		log_error("session %lu %s: no window: %s", s->number,
 		    s->peer.label, why);
 		transcript_event(s->transcript, "no window: %s", why);
-		net_refuse(s->sock, SESSION_NO_WINDOW);
+		/* Out of the console's reach before the fd number is freed. */
+		pthread_mutex_lock(&session_lock);
+		fd = s->sock;
 		s->sock = -1;
+		pthread_mutex_unlock(&session_lock);
+		net_refuse(fd, SESSION_NO_WINDOW);
 		session_release(s);
 		return NULL;
 	}
