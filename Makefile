@@ -135,6 +135,11 @@ fuzz: $(O)/fuzz_sanitize
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus tests/fuzz/corpus
 
+# Benchmarks against socat, nc and the bare pty (bench/README.md).
+# BENCH_FLAGS=--quick for a short run.
+bench: all
+	CC="$(CC)" PTYCHAT_BIN=$(OUT) ./bench/run $(BENCH_FLAGS)
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
 	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge \
@@ -151,4 +156,4 @@ clean:
 	rm -rf build ptychatd ptychat ptychat-bridge
 
 .PHONY: all run check check-asan check-tsan check-reports check-valgrind \
-	fuzz install uninstall clean
+	fuzz bench install uninstall clean

@@ -101,6 +101,7 @@ struct editor {
 	int		 partial_split;	/* rows of it were written for good */
 	int		 in_col;	/* columns since it began or broke */
 	int		 in_line;	/* the peer's line has begun */
+	int		 in_ctype;	/* editor_print has set ctype already */
 	struct editor_utf8 in_utf8;
 
 	int		 shown;		/* the region is on the screen */
@@ -292,7 +293,7 @@ editor_width(const struct editor *ed, uint32_t cp)
 
 	if (cp >= 0x20 && cp < 0x7F)
 		return 1;
-	if (ed->ctype != (locale_t)0) {
+	if (ed->ctype != (locale_t)0 && !ed->in_ctype) {
 		old = uselocale(ed->ctype);
 		w = wcwidth((wchar_t)cp);
 		uselocale(old);
@@ -993,8 +994,26 @@ editor_keys(struct editor *ed, const void *keys, size_t n,
 	int			 lines = 0;
 
 	ed->bell = 0;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n;) {
+		/* Printable ASCII (typing, pastes), a run at a time. */
+		if (ed->key_state == EDITOR_KEY_TEXT && ed->key_utf8.len == 0 &&
+		    !ed->held_cr && p[i] >= 0x20 && p[i] < 0x7F) {
+			size_t run = i + 1, take, room;
+
+			while (run < n && p[run] >= 0x20 && p[run] < 0x7F)
+				run++;
+			room = EDITOR_LINE_MAX - ed->len;
+			take = run - i < room ? run - i : room;
+			if (take > 0)
+				editor_insert(ed, (const char *)p + i, take);
+			if (take < run - i)
+				ed->bell = 1;
+			i = run;
+			continue;
+		}
 		lines += editor_key(ed, p[i], out, sent);
+		i++;
+	}
 	if (ed->bell)
 		editor_puts(out, "\a");
 	editor_refresh(ed, out);
@@ -1050,9 +1069,9 @@ editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
     struct editor_buf *out)
 {
 	struct editor_pos	*end = &ed->partial_end;
-	size_t			 start = 0, i;
+	size_t			 start = 0, i = 0, k, room;
 
-	for (i = 0; i < n; i++) {
+	while (i < n) {
 		if (editor_wraps(ed, end, 1) &&
 		    end->row + 1 >= EDITOR_PARTIAL_ROWS) {
 			editor_put(&ed->partial, s + start, i - start);
@@ -1070,8 +1089,26 @@ editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
 			ed->partial_split = 1;
 			editor_break_partial(ed, out);
 		}
-		editor_advance(ed, end, 1);
-		ed->in_col++;
+		if (editor_wraps(ed, end, 1)) {
+			editor_advance(ed, end, 1);
+			ed->in_col++;
+			i++;
+			continue;
+		}
+		/* Up to the last column nothing wraps: advance in one step. */
+		k = (size_t)(ed->width - end->col);
+		if (k > n - i)
+			k = n - i;
+		room = EDITOR_PARTIAL_MAX - ed->partial.len - (i - start);
+		if (k > room)
+			k = room;
+		end->col += (int)k;
+		if (end->col >= ed->width) {
+			end->col = ed->width - 1;
+			end->pending = 1;
+		}
+		ed->in_col += (int)k;
+		i += k;
 	}
 	editor_put(&ed->partial, s + start, n - start);
 }
@@ -1128,7 +1165,13 @@ editor_print(struct editor *ed, const void *text, size_t n,
 	size_t			 i = 0;
 	uint32_t		 cp = EDITOR_REPLACEMENT;
 	int			 changed = 0;
+	locale_t		 old = (locale_t)0;
 
+	/* One locale switch for the whole text, not two a character. */
+	if (ed->ctype != (locale_t)0) {
+		old = uselocale(ed->ctype);
+		ed->in_ctype = 1;
+	}
 	while (i < n) {
 		/* Printable ASCII, by far the most common, a run at a time. */
 		if (ed->in_line && ed->in_utf8.len == 0 && p[i] >= 0x20 &&
@@ -1163,6 +1206,10 @@ editor_print(struct editor *ed, const void *text, size_t n,
 	if (changed) {
 		editor_erase(ed, out);
 		editor_draw(ed, out);
+	}
+	if (ed->in_ctype) {
+		ed->in_ctype = 0;
+		uselocale(old);
 	}
 }
 
