@@ -10,7 +10,6 @@
  * and a slow client holds back its window's typing.
  */
 #include <sys/types.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
