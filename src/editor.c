@@ -474,6 +474,17 @@ editor_erase(struct editor *ed, struct editor_buf *out)
  * Draws the region from the cursor, which must be at column 0 of a clear
  * row, or just after a row of the peer's line that the region continues.
  */
+/* Notes that the line as it is now is on the screen, the cursor at at. */
+static void
+editor_drawn(struct editor *ed, struct editor_pos at)
+{
+	ed->shown_row = at.row;
+	ed->shown_col = at.col;
+	ed->shown_len = ed->len;
+	ed->shown_cursor = ed->cursor;
+	ed->dirty_from = SIZE_MAX;
+}
+
 static void
 editor_draw(struct editor *ed, struct editor_buf *out)
 {
@@ -515,11 +526,7 @@ editor_draw(struct editor *ed, struct editor_buf *out)
 
 	ed->shown = 1;
 	ed->stale = 0;
-	ed->shown_row = at.row;
-	ed->shown_col = at.col;
-	ed->shown_len = ed->len;
-	ed->shown_cursor = ed->cursor;
-	ed->dirty_from = SIZE_MAX;
+	editor_drawn(ed, at);
 }
 
 /* Typing at the end of the line only needs the new characters. */
@@ -542,11 +549,7 @@ editor_draw_appended(struct editor *ed, struct editor_buf *out)
 	}
 	if (pos.row + 1 > ed->shown_rows)
 		ed->shown_rows = pos.row + 1;
-	ed->shown_row = pos.row;
-	ed->shown_col = pos.col;
-	ed->shown_len = ed->len;
-	ed->shown_cursor = ed->cursor;
-	ed->dirty_from = SIZE_MAX;
+	editor_drawn(ed, pos);
 }
 
 static void
