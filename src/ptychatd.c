@@ -91,7 +91,7 @@ usage(int status)
 "      --log-dir DIR      write a transcript of each session into DIR\n"
 "      --plain            no chat line: windows edit lines themselves\n"
 "      --timestamps       stamp each of the client's lines with the time\n"
-"  -q, --quiet            log errors only\n"
+"  -q, --quiet            log errors (and the listening line) only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
@@ -474,17 +474,18 @@ main(int argc, char *argv[])
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
-	/*
-	 * Signals arrive through a signalfd read by this thread only, so
-	 * they are blocked before any other thread exists.
-	 */
-	signal(SIGPIPE, SIG_IGN);
-	/* Two fds a session: take all the fds the system lets us have. */
+	/* Three fds a session: take all the fds the system lets us have. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	/*
+	 * Signals arrive through a signalfd read by this thread only, so
+	 * they are blocked before any other thread exists.  A vanished
+	 * client must never kill us: SIGPIPE is ignored.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
