@@ -83,7 +83,9 @@ chat_start(void)
 	struct sigaction sa;
 	struct termios t;
 
-	if (tcgetattr(STDIN_FILENO, &chat_saved) == -1 ||
+	/* Not in the background, where tcsetattr would stop us (SIGTTOU). */
+	if (tcgetpgrp(STDIN_FILENO) != getpgrp() ||
+	    tcgetattr(STDIN_FILENO, &chat_saved) == -1 ||
 	    (chat = editor_new("> ", "you: ", 0)) == NULL)
 		return -1;
 	t = chat_saved;

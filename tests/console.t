@@ -27,8 +27,8 @@ def tmux(*args):
                           capture_output=True, timeout=10).stdout.decode()
 
 
-def screen():
-    return tmux("capture-pane", "-p", "-t", "con")
+def screen(target="con"):
+    return tmux("capture-pane", "-p", "-t", target)
 
 
 def last_line():
@@ -110,6 +110,28 @@ try:
     t.ok(a.wait_eof() and b.wait_eof(), "quit closes every session")
     t.ok(wait_for(lambda: "status 0" in screen()),
          "and ptychatd exits 0", screen())
+
+    # Started in the background from a shell, ptychatd takes no console
+    # (a tcsetattr there would stop it with SIGTTOU) and goes on serving.
+    tmux("new-session", "-d", "-s", "bg", "-x", "110", "-y", "40",
+         "bash --norc --noprofile")
+    wait_for(lambda: "$" in screen("bg") or "#" in screen("bg"))
+    tmux("send-keys", "-t", "bg", "%s -p 0 -b 127.0.0.1 -t '%s --dir %s "
+         "--name %%n' 2>%s/bg.log & sleep 1; jobs -l"
+         % (PTYCHATD, STANDIN, windows, tmp), "Enter")
+    m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
+                                   read_text(os.path.join(tmp, "bg.log"))))
+    t.ok(m and wait_for(lambda: "Running" in screen("bg")) and
+         "Stopped" not in screen("bg"), "in the background it keeps running",
+         screen("bg"))
+    d = Client(socket.create_connection(("127.0.0.1", int(m.group(1))), 5))
+    d.send("from the background\n")
+    t.ok(wait_for(lambda: "from the background" in
+                  read_text(os.path.join(windows, "4.out")) +
+                  read_text(os.path.join(windows, "1.out"))),
+         "and serves a client")
+    tmux("send-keys", "-t", "bg", "kill %1", "Enter")
+    t.ok(d.wait_eof(), "until it is killed")
 finally:
     tmux("kill-server")
     shutil.rmtree(tmp, ignore_errors=True)
