@@ -84,12 +84,8 @@ console_start(void)
 	struct editor_buf buf = { NULL, 0, 0 };
 	struct termios t;
 
-	/*
-	 * Only in the foreground: "ptychatd &" would be stopped (SIGTTOU)
-	 * by the first tcsetattr on a terminal it does not own.
-	 */
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) ||
-	    tcgetpgrp(STDIN_FILENO) != getpgrp() ||
+	    tty_background(STDIN_FILENO) ||
 	    tcgetattr(STDIN_FILENO, &console_saved) == -1)
 		return -1;
 	if ((console = editor_new("ptychatd> ", "ptychatd> ", 0)) == NULL)

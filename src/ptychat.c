@@ -83,8 +83,7 @@ chat_start(void)
 	struct sigaction sa;
 	struct termios t;
 
-	/* Not in the background, where tcsetattr would stop us (SIGTTOU). */
-	if (tcgetpgrp(STDIN_FILENO) != getpgrp() ||
+	if (tty_background(STDIN_FILENO) ||
 	    tcgetattr(STDIN_FILENO, &chat_saved) == -1 ||
 	    (chat = editor_new("> ", "you: ", 0)) == NULL)
 		return -1;

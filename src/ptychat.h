@@ -126,6 +126,7 @@ void	 transcript_close(struct transcript *);
 
 /* tty.c */
 int	 tty_typing_mode(int, int);
+int	 tty_background(int);
 
 /* terminal.c */
 enum window_kind {

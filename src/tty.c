@@ -33,3 +33,16 @@ tty_typing_mode(int fd, int erase)
 	t.c_cc[VEOF] = _POSIX_VDISABLE;
 	return tcsetattr(fd, TCSANOW, &t);
 }
+
+/*
+ * Returns 1 when fd is our controlling terminal and we run in the
+ * background of it ("ptychatd &"): there, tcsetattr would stop us with
+ * SIGTTOU.  A terminal that is not our controlling one is never that.
+ */
+int
+tty_background(int fd)
+{
+	pid_t fg = tcgetpgrp(fd);
+
+	return fg != -1 && fg != getpgrp();
+}
