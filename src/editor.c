@@ -1116,6 +1116,19 @@ editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
 	editor_put(&ed->partial, s + start, n - start);
 }
 
+/* Writes the peer's line for good, ended, and starts a new one. */
+static void
+editor_end_peer_line(struct editor *ed, struct editor_buf *out)
+{
+	editor_put(out, ed->partial.data, ed->partial.len);
+	editor_puts(out, "\r\n");
+	ed->partial.len = 0;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	ed->partial_split = 0;
+	ed->in_col = 0;
+	ed->in_line = 0;
+}
+
 static void
 editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 {
@@ -1140,13 +1153,7 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	}
 	if (cp == '\n') {
 		editor_erase(ed, out);
-		editor_put(out, ed->partial.data, ed->partial.len);
-		editor_puts(out, "\r\n");
-		ed->partial.len = 0;
-		memset(&ed->partial_end, 0, sizeof(ed->partial_end));
-		ed->partial_split = 0;
-		ed->in_col = 0;
-		ed->in_line = 0;
+		editor_end_peer_line(ed, out);
 		return;
 	}
 	if (cp == '\t') {
@@ -1254,13 +1261,6 @@ void
 editor_finish(struct editor *ed, struct editor_buf *out)
 {
 	editor_erase(ed, out);
-	if (ed->partial.len > 0 || ed->partial_split) {
-		editor_put(out, ed->partial.data, ed->partial.len);
-		editor_puts(out, "\r\n");
-	}
-	ed->partial.len = 0;
-	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
-	ed->partial_split = 0;
-	ed->in_col = 0;
-	ed->in_line = 0;
+	if (ed->partial.len > 0 || ed->partial_split)
+		editor_end_peer_line(ed, out);
 }
