@@ -18,7 +18,6 @@ import os
 import re
 import resource
 import select
-import shutil
 import signal
 import socket
 import stat
@@ -29,9 +28,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Server,  # noqa: E402
+from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Sections,  # noqa: E402
                      children_of, counts, fd_count, read_text, run, settled,
-                     standin_wrapper, thread_count, tmpdir, wait_for,
+                     standin_wrapper, thread_count, wait_for,
                      zombies)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
@@ -115,35 +114,10 @@ def stable_size(path, quiet=0.5):
     return os.path.getsize(path) == size
 
 
-# The servers of the running section, for section() to stop and check.
-started = []
-
-
-def server(tmp, args=(), **kwargs):
-    srv = Server(tmp, args=["--plain"] + list(args), **kwargs)
-    started.append(srv)
-    return srv
-
-
-def section(name, fn):
-    tmp = tmpdir()
-    failed = t.failed
-    try:
-        fn(tmp)
-    except Exception as e:  # a crash in a test is a failure, not an abort
-        t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
-    finally:
-        while started:
-            srv = started.pop()
-            srv.cleanup()
-            log = srv.text()
-            t.ok(srv.proc.returncode == 0 and not re.search(
-                r"Sanitizer|runtime error", log),
-                 "%s: the server stops cleanly, with no sanitizer report"
-                 % name, "status %r" % srv.proc.returncode)
-            if t.failed > failed:
-                t.diag(log)
-        shutil.rmtree(tmp, ignore_errors=True)
+# Each section's servers are stopped and checked after it.
+sections = Sections(t, ["--plain"])
+server = sections.server
+section = sections.run
 
 
 def reset_mid_transfer(tmp):

@@ -17,7 +17,6 @@ import random
 import re
 import resource
 import selectors
-import shutil
 import socket
 import statistics
 import sys
@@ -26,9 +25,9 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (SLOW, STANDIN, TAP, Server, children_of,  # noqa: E402
+from ptytest import (SLOW, STANDIN, TAP, Sections, children_of,  # noqa: E402
                      counts, fd_count, read_text, settled, standin_wrapper,
-                     thread_count, tmpdir, wait_for, zombies)
+                     thread_count, wait_for, zombies)
 
 MIB = 1 << 20
 SCALED = SLOW > 1
@@ -97,37 +96,10 @@ def recv_until(sock, want, timeout):
     return got
 
 
-# The servers of the running section, for section() to stop and check.
-started = []
-
-
-def server(tmp, **kwargs):
-    srv = Server(tmp, **kwargs)
-    started.append(srv)
-    return srv
-
-
-def section(name, fn):
-    tmp = tmpdir()
-    failed = t.failed
-    start = time.monotonic()
-    try:
-        fn(tmp)
-    except Exception as e:  # a crash in a test is a failure, not an abort
-        t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
-    finally:
-        while started:
-            srv = started.pop()
-            srv.cleanup()
-            log = srv.text()
-            t.ok(srv.proc.returncode == 0 and not re.search(
-                r"Sanitizer|runtime error", log),
-                 "%s: the server stops cleanly, with no sanitizer report"
-                 % name, "status %r" % srv.proc.returncode)
-            if t.failed > failed:
-                t.diag(log[-3000:])
-        shutil.rmtree(tmp, ignore_errors=True)
-    t.diag("%s took %.1f s" % (name, time.monotonic() - start))
+# Each section's servers are stopped and checked after it.
+sections = Sections(t)
+server = sections.server
+section = sections.run
 
 
 # The flood: 1 MiB of mixed text, sent FLOOD_MIB times, each time behind

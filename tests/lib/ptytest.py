@@ -360,6 +360,42 @@ def kill_all(procs):
                 f.close()
 
 
+class Sections:
+    """Runs a test file's sections, each in a private directory, and
+    after each stops every server it started: each must exit 0 with no
+    sanitizer report in its log.  A crash in a section is a failure, not
+    an abort."""
+
+    def __init__(self, tap, args=()):
+        self.t, self.args, self.started = tap, list(args), []
+
+    def server(self, tmp, args=(), **kwargs):
+        srv = Server(tmp, args=self.args + list(args), **kwargs)
+        self.started.append(srv)
+        return srv
+
+    def run(self, name, fn):
+        t, tmp, failed = self.t, tmpdir(), self.t.failed
+        start = time.monotonic()
+        try:
+            fn(tmp)
+        except Exception as e:
+            t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
+        finally:
+            while self.started:
+                srv = self.started.pop()
+                srv.cleanup()
+                log = srv.text()
+                t.ok(srv.proc.returncode == 0 and not re.search(
+                    r"Sanitizer|runtime error", log),
+                     "%s: the server stops cleanly, with no sanitizer "
+                     "report" % name, "status %r" % srv.proc.returncode)
+                if t.failed > failed:
+                    t.diag(log[-3000:])
+            shutil.rmtree(tmp, ignore_errors=True)
+        t.diag("%s took %.1f s" % (name, time.monotonic() - start))
+
+
 def tmpdir():
     return tempfile.mkdtemp(prefix="ptychat-test.")
 
