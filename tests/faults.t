@@ -127,7 +127,8 @@ def reset_mid_transfer(tmp):
     warm_up(srv)
     b = srv.connect()
     wb = srv.window(2)
-    base = counts(srv)
+    # B's relay threads start just after its banner.
+    base = settled(lambda: counts(srv))
     a = srv.connect()
     wa = srv.window(3)
     flood = Flooder(a.sock, "from A")
@@ -158,11 +159,11 @@ def reset_mid_transfer(tmp):
          "reset: the server logs that A is gone")
     # What the server had already received still drains into the window;
     # the notice should come after it, as the last thing shown.
-    settled = wait_for(lambda: stable_size(wa.out_path), 10)
+    quiet = wait_for(lambda: stable_size(wa.out_path), 10)
     after = wa.text().split("the client is gone")[-1]
     t.diag("reset: %d of A's lines showed after the notice"
            % after.count("from A"))
-    t.ok(settled and "from A" not in after,
+    t.ok(quiet and "from A" not in after,
          "reset: nothing of A's shows after the notice 'the client is "
          "gone'")
     b.send("B after A's reset\n")

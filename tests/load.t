@@ -338,11 +338,14 @@ def many(tmp):
         tmp, "--when", "Close\\sthis\\swindow", "--type", "hi-%n\\r",
         "--when", "closed\\sits\\sside", "--close"),
         args=["--max-clients", "1000"])
+    fds_before = fd_count(srv.pid)
     first = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
     recv_until(first, b"hi-1\n", 10)
     first.close()
     wait_for(lambda: children_of(srv.pid) == [])
-    base = counts(srv)
+    # The first session's fds close just after its window process goes.
+    wait_for(lambda: fd_count(srv.pid) == fds_before)
+    base = settled(lambda: counts(srv))
     rss_base = status_kib(srv.pid, "VmRSS")
 
     sel = selectors.DefaultSelector()
