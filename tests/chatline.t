@@ -199,12 +199,53 @@ def client_on_a_terminal():
         ls.close()
 
 
+def client_plain():
+    """ptychat --plain on a pty: no chat line; the terminal's own line
+    discipline edits (DEL erases) and the line arrives whole."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([PTYCHAT, "--plain", "127.0.0.1",
+                             str(ls.getsockname()[1])],
+                            stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True)
+    os.close(slave)
+    try:
+        ls.settimeout(5)
+        conn, _ = ls.accept()
+        conn.settimeout(5)
+        conn.sendall(b"hello plain\n")
+        os.write(master, b"abc\x7f\x7fxy\r")
+        got = b""
+        while not got.endswith(b"\n"):
+            got += conn.recv(4096)
+        t.eq(got, b"axy\n", "client --plain: the terminal's editing makes "
+             "the line")
+        screen = b""
+        while select.select([master], [], [], 0.2)[0]:
+            screen += os.read(master, 65536)
+        t.ok(b"hello plain" in screen and b"> " not in screen and
+             b"\x1b[" not in screen,
+             "client --plain: no prompt and no cursor movement", screen)
+        conn.close()
+        t.eq(proc.wait(5), 0, "client --plain: exits 0 when the server "
+             "closes")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        ls.close()
+
+
 section("typing", [], typing_under_fire)
 section("editing", [], editing)
 section("timestamps", ["--timestamps"], timestamps)
 section("plain", ["--plain"], plain)
-try:
-    client_on_a_terminal()
-except Exception as e:
-    t.ok(False, "client: %s: %s" % (type(e).__name__, e))
+for fn in (client_on_a_terminal, client_plain):
+    try:
+        fn()
+    except Exception as e:
+        t.ok(False, "%s: %s: %s" % (fn.__name__, type(e).__name__, e))
 t.done()
