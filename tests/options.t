@@ -2,11 +2,12 @@
 # ptychatd's command line: every mistake gets one clear line, a usage
 # hint and status 2; a port in use gets one line and status 1.
 import os
+import shutil
 import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import PTYCHATD, TAP, run  # noqa: E402
+from ptytest import PTYCHATD, TAP, Server, run, tmpdir  # noqa: E402
 
 t = TAP()
 
@@ -59,4 +60,22 @@ for opt in ("--ipv4", "--ipv6", "--bind", "--port", "--terminal", "--quiet",
 status, out, err = run([PTYCHATD, "-V"])
 t.ok(status == 0 and out.startswith("ptychatd ") and
      out.split()[1][0].isdigit(), "-V prints the version", out)
+# -q logs only errors (and the listening line); -v logs more.
+for flag, shown, hidden in (("-q", "listening on", "connected"),
+                            ("-v", "is pid", None)):
+    tmp = tmpdir()
+    srv = Server(tmp, args=[flag])
+    try:
+        c = srv.connect()
+        srv.window(1)
+        c.close()
+        srv.wait_log("window closed", 3)
+        text = srv.text()
+        t.ok(shown in text and (hidden is None or hidden not in text),
+             "%s: the log %s" % (flag, "keeps only the listening line"
+                                 if flag == "-q" else
+                                 "also names each window's process"), text)
+    finally:
+        srv.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
 t.done()
