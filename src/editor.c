@@ -754,6 +754,19 @@ editor_history_walk(struct editor *ed, int step)
 	editor_changed(ed, 0);
 }
 
+/* Writes the peer's line for good, ended, and starts a new one. */
+static void
+editor_end_peer_line(struct editor *ed, struct editor_buf *out)
+{
+	editor_put(out, ed->partial.data, ed->partial.len);
+	editor_puts(out, "\r\n");
+	ed->partial.len = 0;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	ed->partial_split = 0;
+	ed->in_col = 0;
+	ed->in_line = 0;
+}
+
 /*
  * Ends the peer's unfinished line where it is, if rows of it were written
  * for good: a line of ours cannot go between those and the rest.
@@ -761,14 +774,13 @@ editor_history_walk(struct editor *ed, int step)
 static void
 editor_break_partial(struct editor *ed, struct editor_buf *out)
 {
+	int in_line = ed->in_line;
+
 	if (!ed->partial_split)
 		return;
-	editor_put(out, ed->partial.data, ed->partial.len);
-	editor_puts(out, "\r\n");
-	ed->partial.len = 0;
-	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
-	ed->partial_split = 0;
-	ed->in_col = 0;
+	editor_end_peer_line(ed, out);
+	/* The peer's line goes on below: no new time stamp for it. */
+	ed->in_line = in_line;
 }
 
 /* Enter: the line goes to the wire and into the scrollback, as ours. */
@@ -1114,19 +1126,6 @@ editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
 		i += k;
 	}
 	editor_put(&ed->partial, s + start, n - start);
-}
-
-/* Writes the peer's line for good, ended, and starts a new one. */
-static void
-editor_end_peer_line(struct editor *ed, struct editor_buf *out)
-{
-	editor_put(out, ed->partial.data, ed->partial.len);
-	editor_puts(out, "\r\n");
-	ed->partial.len = 0;
-	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
-	ed->partial_split = 0;
-	ed->in_col = 0;
-	ed->in_line = 0;
 }
 
 static void
