@@ -33,7 +33,6 @@ import base64
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -44,7 +43,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (TAP, Server, need_tools, read_text, tmpdir,  # noqa
                      wait_for)
 from xdisplay import (X, cmdline_of, selection_owners, send_wm_delete,  # noqa
-                      start_xvfb, stop_process, window_texts,
+                      start_xvfb, stop_display, stop_process, window_texts,
                       xterms_mentioning)
 
 # The xterm resources ptychatd turns off with -xrm (src/termcmd.c):
@@ -388,12 +387,6 @@ finally:
                 t.diag(s.text()[-3000:])
     for p in probes:
         stop_process(p)
-    for pid in xterms_mentioning(tmp):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if xvfb:
-        stop_process(xvfb)
+    stop_display(xvfb, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
 t.done()

@@ -16,7 +16,6 @@
 # described in tests/lib/xdisplay.py.
 import os
 import shutil
-import signal
 import sys
 import traceback
 
@@ -24,7 +23,7 @@ sys.dont_write_bytecode = True     # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (TAP, Server, need_tools, read_text, tmpdir,  # noqa
                      wait_for)
-from xdisplay import (X, send_wm_delete, start_xvfb, stop_process,  # noqa
+from xdisplay import (X, send_wm_delete, start_xvfb, stop_display,  # noqa
                       xterms_mentioning)
 
 
@@ -158,12 +157,6 @@ finally:
         srv.cleanup()
         if t.failed:
             t.diag(srv.text())
-    for pid in xterms_mentioning(tmp + "/xterm-"):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    if xvfb:
-        stop_process(xvfb)
+    stop_display(xvfb, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
 t.done()

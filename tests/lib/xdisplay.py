@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import os
 import select
+import signal
 import subprocess
 import time
 
@@ -89,6 +90,18 @@ def xterms_mentioning(text):
                 and text in "\0".join(argv) and process_alive(int(name))):
             pids.append(int(name))
     return pids
+
+
+def stop_display(xvfb, tmp):
+    """Kills any xterm still running for this test (its command line
+    names tmp), then stops the private Xvfb."""
+    for pid in xterms_mentioning(tmp):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if xvfb:
+        stop_process(xvfb)
 
 
 class X:
