@@ -9,7 +9,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import socket
 import struct
 import subprocess
@@ -19,7 +18,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import PTYCHAT, TAP, Server, tmpdir, wait_for  # noqa: E402
+from ptytest import PTYCHAT, TAP, Sections, wait_for  # noqa: E402
 
 t = TAP()
 LEFT, RIGHT, HOME, END, UP = "\x1b[D", "\x1b[C", "\x1b[H", "\x1b[F", "\x1b[A"
@@ -39,20 +38,8 @@ class Chatter(threading.Thread):
             time.sleep(0.003)
 
 
-def section(name, args, fn):
-    tmp = tmpdir()
-    srv = None
-    try:
-        srv = Server(tmp, args=args)
-        fn(srv)
-    except Exception as e:
-        t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
-    finally:
-        if srv:
-            srv.cleanup()
-            if t.failed:
-                t.diag(srv.text()[-3000:])
-        shutil.rmtree(tmp, ignore_errors=True)
+sections = Sections(t)
+section = sections.with_server
 
 
 def typing_under_fire(srv):

@@ -2,13 +2,12 @@
 # --allow, --deny, --max-clients, --max-per-host and --idle-timeout: a
 # refused client gets one line and no window; the server logs it.
 import os
-import shutil
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import TAP, Server, tmpdir, wait_for  # noqa: E402
+from ptytest import TAP, Sections, wait_for  # noqa: E402
 
 t = TAP()
 
@@ -29,20 +28,11 @@ def refused(srv, client, line, name):
          "got %r" % client.buf)
 
 
+sections = Sections(t)
+
+
 def section(args, fn):
-    tmp = tmpdir()
-    srv = None
-    try:
-        srv = Server(tmp, args=args)
-        fn(srv)
-    except Exception as e:
-        t.ok(False, "%s: %s: %s" % (" ".join(args), type(e).__name__, e))
-    finally:
-        if srv:
-            if t.failed:
-                t.diag(srv.text())
-            srv.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+    sections.with_server(" ".join(args), args, fn)
 
 
 def no_windows(srv):

@@ -374,6 +374,10 @@ class Sections:
         self.started.append(srv)
         return srv
 
+    def with_server(self, name, args, fn):
+        """Runs fn(server) as a section, the server started with args."""
+        self.run(name, lambda tmp: fn(self.server(tmp, args=args)))
+
     def run(self, name, fn):
         t, tmp, failed = self.t, tmpdir(), self.t.failed
         start = time.monotonic()
