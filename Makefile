@@ -28,7 +28,8 @@ endif
 O ?= build
 OUT ?= .
 
-COMMON_SRC = src/io.c src/log.c src/net.c src/sanitize.c
+COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
+	src/thread.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c \

@@ -124,9 +124,17 @@ void	 transcript_event(struct transcript *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 transcript_close(struct transcript *);
 
+/* number.c */
+long long number_parse(const char *, long long, long long, const char **);
+
+/* thread.c */
+int	 thread_start(void *(*)(void *), void *);
+
 /* tty.c */
+struct termios;
 int	 tty_typing_mode(int, int);
 int	 tty_background(int);
+int	 tty_raw(int, struct termios *);
 
 /* terminal.c */
 enum window_kind {

@@ -46,3 +46,22 @@ tty_background(int fd)
 
 	return fg != -1 && fg != getpgrp();
 }
+
+/*
+ * Puts fd in raw mode: bytes as they are typed, no echo, no signals, no
+ * output processing.  The mode before is stored in *saved unless saved is
+ * NULL.  The one place that sets a terminal raw.  Returns -1 with errno
+ * set on failure, leaving the terminal as it was.
+ */
+int
+tty_raw(int fd, struct termios *saved)
+{
+	struct termios t;
+
+	if (tcgetattr(fd, &t) == -1)
+		return -1;
+	if (saved != NULL)
+		*saved = t;
+	cfmakeraw(&t);
+	return tcsetattr(fd, TCSANOW, &t);
+}
