@@ -68,6 +68,13 @@ console_show(const char *text, int dim)
 	editor_buf_free(&buf);
 }
 
+/* Prints a reply line above the command line; safe from any thread. */
+void
+console_print(const char *text)
+{
+	console_show(text, 0);
+}
+
 static void
 console_log(const char *line)
 {
@@ -194,7 +201,11 @@ console_number(const char *text, const char **rest)
 	return n;
 }
 
-/* Sends text (plus \n) to one session, or to all with number 0. */
+/*
+ * Hands text (plus \n) to one session, or to all with number 0.  The
+ * verdict comes later, from the sessions (session_post); only what is
+ * known at once is said here.
+ */
 static void
 console_send(unsigned long number, const char *text)
 {
@@ -209,17 +220,17 @@ console_send(unsigned long number, const char *text)
 	line[len] = '\0';
 	took = session_post(number, line, len);
 	free(line);
+	if (took > 0)
+		return;
 	if (took == -1)
 		snprintf(reply, sizeof reply, number ? "no session #%lu\n" :
 		    "no sessions\n", number);
-	else if (number != 0 && took == 0)
+	else if (number != 0)
 		snprintf(reply, sizeof reply, "not sent: #%lu is not taking "
 		    "data\n", number);
-	else if (number != 0)
-		snprintf(reply, sizeof reply, "sent to #%lu\n", number);
 	else
-		snprintf(reply, sizeof reply, "sent to %d client%s\n", took,
-		    took == 1 ? "" : "s");
+		snprintf(reply, sizeof reply, "not sent: no client is taking "
+		    "data\n");
 	console_show(reply, 0);
 }
 

@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PTYCHAT_VERSION		"0.1.0"
@@ -45,6 +46,7 @@ void	 log_set_sink(void (*)(const char *));
 
 /* console.c */
 int	 console_start(void);
+void	 console_print(const char *);
 int	 console_input(void);
 void	 console_stop(void);
 
@@ -78,6 +80,51 @@ int	 io_write_all(int, const void *, size_t);
 int	 io_send_all(int, const void *, size_t);
 int	 io_write_until(int, const void *, size_t, int);
 int	 io_send_until(int, const void *, size_t, int);
+
+/* outbox.c */
+/* Bytes waiting for a client before the console is refused. */
+#define OUTBOX_MAX	(64 * 1024)
+
+enum outbox_kind {
+	OUTBOX_CONSOLE,		/* a console line: shown in the window once sent */
+	OUTBOX_REPLY		/* protocol bytes (telnet): sent, never shown */
+};
+
+/* One console command's line on its way to one or more sessions. */
+struct outbox_batch {
+	atomic_uint	 left;		/* sessions yet to give their verdict */
+	atomic_uint	 sent;		/* sessions that sent it */
+	atomic_ulong	 failed_number;	/* the first session that did not */
+	char		 why[96];	/* and why not */
+	unsigned long	 number;	/* say's session, or 0 for all */
+	unsigned	 total;
+};
+
+struct outbox_msg {
+	struct outbox_msg *next;
+	enum outbox_kind kind;
+	struct outbox_batch *batch;	/* OUTBOX_CONSOLE: whose verdict */
+	size_t		 len;
+	char		 data[];
+};
+
+struct outbox {
+	pthread_mutex_t	 lock;		/* guards the rest; never held over I/O */
+	pthread_cond_t	 room;		/* signalled as messages leave */
+	struct outbox_msg *head, *tail;
+	size_t		 bytes;		/* of all messages queued */
+	int		 closed;	/* the session ends: take no more */
+};
+
+void	 outbox_init(struct outbox *);
+int	 outbox_put(struct outbox *, enum outbox_kind, const void *, size_t,
+	    struct outbox_batch *, int);
+struct outbox_msg *outbox_take(struct outbox *);
+struct outbox_msg *outbox_close(struct outbox *);
+void	 outbox_free(struct outbox *);
+struct outbox_batch *outbox_batch_new(unsigned, unsigned long);
+void	 outbox_batch_done(struct outbox_batch *, unsigned long, int,
+	    const char *, void (*)(const char *));
 
 /* sanitize.c */
 /*
@@ -181,6 +228,20 @@ struct server_config {
 	const char	*log_dir;	/* --log-dir, or NULL */
 };
 
+/*
+ * A session's life, one state at a time.  The moves allowed are written
+ * in session.c's table; the last three are final: the session ends.
+ */
+enum session_state {
+	SESSION_OPENING,	/* waiting for the window to come up */
+	SESSION_OPEN,		/* talking both ways */
+	SESSION_CLIENT_DONE,	/* the client sent its end; it still reads */
+	SESSION_CLIENT_GONE,	/* the client takes nothing more */
+	SESSION_WINDOW_CLOSED,	/* the operator closed the window */
+	SESSION_KICKED,		/* the console hung up on it */
+	SESSION_STOPPED		/* no window came, or the server stops */
+};
+
 struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
@@ -188,22 +249,21 @@ struct session {
 	int		 sock;		/* the client's connection */
 	int		 tty;		/* our end of the session pty */
 	int		 held;		/* the window's end, until it opens it */
-	int		 wake;		/* eventfd: look at the session's state */
-	struct editor	*ed;		/* the chat line, or NULL (--plain) */
-	pthread_mutex_t	 out_lock;	/* one writer to the window at a time */
 	pid_t		 pid;		/* the window's process */
 	enum window_kind kind;
 	atomic_int	 terminal_exited; /* reaped: 1 failed, 2 exited 0 */
-	atomic_int	 refs;		/* relay threads still running */
-	atomic_int	 window_closed;	/* the operator closed the window */
-	atomic_int	 client_eof;	/* the client will send no more */
-	atomic_int	 client_gone;	/* the client takes no more either */
-	atomic_llong	 last_active;	/* CLOCK_MONOTONIC s of the last byte */
-	long long	 started;	/* CLOCK_MONOTONIC s of the connection */
+	atomic_int	 state;		/* enum session_state */
+	int		 wake;		/* eventfd: the writer's doorbell */
+	int		 hangup;	/* eventfd: readable once ending */
+	struct outbox	 outbox;	/* for the client, from other threads */
+	struct editor	*ed;		/* the chat line, or NULL (--plain) */
+	pthread_mutex_t	 out_lock;	/* one writer to the window at a time */
+	atomic_int	 threads;	/* session threads still running */
+	atomic_bool	 reader_stopped; /* nobody reads the socket any more */
+	atomic_llong	 last_active_ms; /* CLOCK_MONOTONIC of the last byte */
+	long long	 started_ms;	/* CLOCK_MONOTONIC of the connection */
 	atomic_ullong	 bytes_in;	/* from the client */
 	atomic_ullong	 bytes_out;	/* to the client */
-	atomic_int	 window_ready;	/* the window has said it is up */
-	atomic_int	 kicked;	/* the console hung up on it */
 	struct transcript *transcript;	/* --log-dir's file, or NULL */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
@@ -225,7 +285,14 @@ int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
 void	 session_terminal_exited(pid_t, int);
-long long session_now(void);
+long long session_clock_ms(void);
+int	 session_move(struct session *, enum session_state);
+enum session_state session_state(struct session *);
+int	 session_ending(struct session *);
+void	 session_hangup_all(void);
+int	 session_reply(struct session *, const void *, size_t);
+void	 session_report(struct session *, struct outbox_msg *, int,
+	    const char *);
 size_t	 session_snapshot(struct session_view **);
 int	 session_post(unsigned long, const char *, size_t);
 int	 session_kick(unsigned long);

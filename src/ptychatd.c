@@ -333,7 +333,8 @@ stop_server(int lfd, int sigfd, int stop_write)
 	if ((left = session_count()) > 0)
 		log_info("stopping: closing %lu session%s", left,
 		    left == 1 ? "" : "s");
-	/* The stop pipe wakes every relay thread at once. */
+	/* Every session's threads stop waiting, on anything. */
+	session_hangup_all();
 	(void)write(stop_write, "", 1);
 	if (session_wait_all(STOP_SESSIONS_MS) == -1)
 		log_error("stopping: %lu sessions did not end in time",
@@ -474,7 +475,7 @@ main(int argc, char *argv[])
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
-	/* Three fds a session: take all the fds the system lets us have. */
+	/* Four fds a session: take all the fds the system lets us have. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;

@@ -8,11 +8,18 @@
  *
  * Neither thread queues: a slow window holds back its client through TCP,
  * and a slow client holds back its window's typing.
+ *
+ * Each direction of the socket has one owner: this thread reads it, the
+ * window -> socket thread writes it.  What others want sent (console
+ * lines, telnet replies) waits in the session's outbox for the writer.
+ * Every wait polls the session's hangup fd, so a kick or a server stop
+ * ends a session that a stuck window or a silent client holds up.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,11 +45,20 @@ relay_wake(struct session *s)
 	(void)write(s->wake, &one, sizeof one);
 }
 
+/* Names the slots of the writer's poll set. */
+enum {
+	RELAY_POLL_PTY,		/* keys from the window */
+	RELAY_POLL_HANGUP,	/* the session is cut from outside */
+	RELAY_POLL_WAKE,	/* the doorbell: outbox, state */
+	RELAY_POLL_SOCK,	/* the client's hang-up, once nobody reads */
+	RELAY_POLL_MAX
+};
+
 /* Tells the window, and the log, that the client is gone. */
 static void
 relay_client_gone(struct session *s, const char *why)
 {
-	if (atomic_exchange(&s->client_gone, 1))
+	if (!session_move(s, SESSION_CLIENT_GONE))
 		return;
 	log_info("session %lu %s: client gone (%s)", s->number,
 	    s->peer.label, why);
@@ -61,7 +77,7 @@ relay_idle_close(struct session *s)
 	char line[128];
 	unsigned idle = s->config->idle_timeout;
 
-	if (atomic_exchange(&s->client_gone, 1))
+	if (!session_move(s, SESSION_CLIENT_GONE))
 		return;
 	log_info("session %lu %s: idle for %u s; disconnecting", s->number,
 	    s->peer.label, idle);
@@ -83,17 +99,20 @@ relay_idle_wait(struct session *s)
 {
 	long long due;
 
-	if (s->config->idle_timeout == 0 || atomic_load(&s->client_gone))
+	if (s->config->idle_timeout == 0 ||
+	    session_state(s) == SESSION_CLIENT_GONE)
 		return -1;
-	due = atomic_load(&s->last_active) + s->config->idle_timeout -
-	    session_now();
-	return due <= 0 ? 0 : (int)(due * 1000);
+	due = atomic_load(&s->last_active_ms) +
+	    s->config->idle_timeout * 1000LL - session_clock_ms();
+	return due <= 0 ? 0 : due > INT_MAX ? INT_MAX : (int)due;
 }
 
 /* Says in the window and the log that the client stopped sending. */
 static void
 relay_client_eof(struct session *s)
 {
+	if (!session_move(s, SESSION_CLIENT_DONE))
+		return;
 	log_info("session %lu %s: client closed its side", s->number,
 	    s->peer.label);
 	transcript_event(s->transcript, "client closed its side");
@@ -121,7 +140,7 @@ relay_socket_to_window(void *arg)
 	sanitize_init(&san);
 	pfd[0].fd = s->sock;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = s->config->stopfd;
+	pfd[1].fd = s->hangup;
 	pfd[1].events = POLLIN;
 	for (;;) {
 		if (poll(pfd, 2, -1) == -1) {
@@ -133,7 +152,7 @@ relay_socket_to_window(void *arg)
 			break;
 		n = recv(s->sock, in, RELAY_CHUNK, MSG_DONTWAIT);
 		if (n > 0) {
-			atomic_store(&s->last_active, session_now());
+			atomic_store(&s->last_active_ms, session_clock_ms());
 			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
 			outlen = sanitize_feed(&san, in, (size_t)n, out);
 			transcript_write(s->transcript, '<', out, outlen);
@@ -144,8 +163,8 @@ relay_socket_to_window(void *arg)
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		/* After a closed window, a kick or an idle cut-off: quiet. */
-		if (atomic_load(&s->window_closed) ||
-		    atomic_load(&s->kicked) || atomic_load(&s->client_gone))
+		if (session_ending(s) ||
+		    session_state(s) == SESSION_CLIENT_GONE)
 			break;
 		outlen = sanitize_finish(&san, out);
 		transcript_write(s->transcript, '<', out, outlen);
@@ -158,7 +177,7 @@ relay_socket_to_window(void *arg)
 	}
 done:
 	/* From now on, the window relay watches the socket. */
-	atomic_store(&s->client_eof, 1);
+	atomic_store(&s->reader_stopped, 1);
 	relay_wake(s);
 	free(in);
 	free(out);
@@ -174,11 +193,11 @@ relay_send(struct session *s, const char *lines, size_t len)
 	struct sanitizer san;
 	size_t i, chunk;
 
-	if (atomic_load(&s->client_gone)) {
+	if (session_state(s) == SESSION_CLIENT_GONE) {
 		window_note(s, "*** not sent: the client is gone ***");
 		return 0;
 	}
-	atomic_store(&s->last_active, session_now());
+	atomic_store(&s->last_active_ms, session_clock_ms());
 	/* The transcript keeps the line as the client will see it. */
 	sanitize_init(&san);
 	for (i = 0; s->transcript != NULL && i < len; i += chunk) {
@@ -186,7 +205,7 @@ relay_send(struct session *s, const char *lines, size_t len)
 		transcript_write(s->transcript, '>', out,
 		    sanitize_feed(&san, lines + i, chunk, out));
 	}
-	if (io_send_until(s->sock, lines, len, s->config->stopfd) == -1) {
+	if (io_send_until(s->sock, lines, len, s->hangup) == -1) {
 		if (errno == ECANCELED)
 			return -1;
 		relay_client_gone(s, strerror(errno));
@@ -197,40 +216,89 @@ relay_send(struct session *s, const char *lines, size_t len)
 	return 0;
 }
 
+/*
+ * Sends what waits in the outbox, in order, each message whole, and
+ * gives each console line its verdict.  Returns -1 once the session is
+ * cut, 0 otherwise.
+ */
+static int
+relay_send_outbox(struct session *s)
+{
+	struct outbox_msg *m;
+	int console;
+
+	while ((m = outbox_take(&s->outbox)) != NULL) {
+		console = m->kind == OUTBOX_CONSOLE;
+		if (session_state(s) == SESSION_CLIENT_GONE) {
+			if (console)
+				window_note(s, "*** the console's line was "
+				    "not sent: the client is gone ***");
+			session_report(s, m, 0, "the client is gone");
+			continue;
+		}
+		if (io_send_until(s->sock, m->data, m->len, s->hangup) == -1) {
+			if (errno == ECANCELED) {
+				session_report(s, m, 0, "the session ended");
+				return -1;
+			}
+			relay_client_gone(s, strerror(errno));
+			session_report(s, m, 0, "the connection failed");
+			continue;
+		}
+		atomic_fetch_add(&s->bytes_out, (unsigned long long)m->len);
+		if (console) {
+			atomic_store(&s->last_active_ms, session_clock_ms());
+			transcript_event(s->transcript, "sent from the "
+			    "console: %.*s", (int)strcspn(m->data, "\n"),
+			    m->data);
+			window_note(s, "*** sent from the console: %.*s ***",
+			    (int)strcspn(m->data, "\n"), m->data);
+		}
+		session_report(s, m, 1, NULL);
+	}
+	return 0;
+}
+
 void
 relay_window_to_socket(struct session *s)
 {
 	struct editor_buf lines = { NULL, 0, 0 };
-	struct pollfd pfd[4];
+	struct pollfd pfd[RELAY_POLL_MAX];
+	enum session_state state;
 	char buf[4096];
 	uint64_t count;
 	nfds_t nfds;
 	ssize_t n;
 	int wait_ms, ready;
 
-	pfd[0].fd = s->tty;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = s->config->stopfd;
-	pfd[1].events = POLLIN;
-	pfd[2].fd = s->wake;
-	pfd[2].events = POLLIN;
-	pfd[3].fd = s->sock;
-	pfd[3].events = 0;
+	pfd[RELAY_POLL_PTY].fd = s->tty;
+	pfd[RELAY_POLL_PTY].events = POLLIN;
+	pfd[RELAY_POLL_HANGUP].fd = s->hangup;
+	pfd[RELAY_POLL_HANGUP].events = POLLIN;
+	pfd[RELAY_POLL_WAKE].fd = s->wake;
+	pfd[RELAY_POLL_WAKE].events = POLLIN;
+	pfd[RELAY_POLL_SOCK].fd = s->sock;
+	pfd[RELAY_POLL_SOCK].events = 0;
 	for (;;) {
-		if (atomic_load(&s->kicked)) {
+		state = session_state(s);
+		if (state == SESSION_KICKED) {
 			log_info("session %lu %s: hung up from the console",
 			    s->number, s->peer.label);
 			transcript_event(s->transcript, "hung up from the "
 			    "console");
 			goto out;
 		}
+		if (state == SESSION_STOPPED ||
+		    relay_send_outbox(s) == -1)
+			goto out;
 		/*
 		 * Once the other relay has stopped reading, a reset shows
 		 * only here.  Before that, the other relay reports it, after
 		 * what the client sent before it.
 		 */
-		nfds = atomic_load(&s->client_eof) &&
-		    !atomic_load(&s->client_gone) ? 4 : 3;
+		nfds = atomic_load(&s->reader_stopped) &&
+		    state != SESSION_CLIENT_GONE ? RELAY_POLL_MAX :
+		    RELAY_POLL_SOCK;
 		wait_ms = relay_idle_wait(s);
 		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)
@@ -243,13 +311,14 @@ relay_window_to_socket(struct session *s)
 				relay_idle_close(s);
 			continue;
 		}
-		if (pfd[1].revents != 0)
-			goto out;
-		if (pfd[2].revents != 0)
+		if (pfd[RELAY_POLL_HANGUP].revents != 0)
+			continue;
+		if (pfd[RELAY_POLL_WAKE].revents != 0)
 			(void)read(s->wake, &count, sizeof count);
-		if (nfds == 4 && (pfd[3].revents & (POLLHUP | POLLERR)))
+		if (nfds == RELAY_POLL_MAX &&
+		    (pfd[RELAY_POLL_SOCK].revents & (POLLHUP | POLLERR)))
 			relay_client_gone(s, "connection lost");
-		if (pfd[0].revents == 0)
+		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
 		n = read(s->tty, buf, sizeof buf);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
@@ -269,10 +338,12 @@ relay_window_to_socket(struct session *s)
 	}
 
 	/* read() gave 0 or EIO: nothing holds the window's end any more. */
-	atomic_store(&s->window_closed, 1);
-	log_info("session %lu %s: window closed; disconnecting", s->number,
-	    s->peer.label);
-	transcript_event(s->transcript, "window closed; client disconnected");
+	if (session_move(s, SESSION_WINDOW_CLOSED)) {
+		log_info("session %lu %s: window closed; disconnecting",
+		    s->number, s->peer.label);
+		transcript_event(s->transcript, "window closed; client "
+		    "disconnected");
+	}
 out:
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);

@@ -37,9 +37,6 @@
 /* How long urxvt, which reports nothing, must live to count as open. */
 #define SESSION_PTY_FD_GRACE_MS		300
 
-/* A relay thread needs little stack: its buffers live on the heap. */
-#define SESSION_STACK_SIZE	(128 * 1024)
-
 extern char **environ;
 
 /* Live sessions: for the limits, and so that shutdown can wait. */
@@ -48,21 +45,140 @@ static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
 static struct session *session_list;
 static unsigned long session_live;
 
-/* Returns CLOCK_MONOTONIC in whole seconds. */
+/*
+ * The moves a session's state may make: from the state of the row to
+ * each state marked.  A final state (window closed, kicked, stopped) has
+ * no way out, so whichever ending comes first is the one that counts.
+ */
+static const unsigned char session_moves[][SESSION_STOPPED + 1] = {
+	[SESSION_OPENING] =	{ [SESSION_OPEN] = 1, [SESSION_KICKED] = 1,
+				  [SESSION_STOPPED] = 1 },
+	[SESSION_OPEN] =	{ [SESSION_CLIENT_DONE] = 1,
+				  [SESSION_CLIENT_GONE] = 1,
+				  [SESSION_WINDOW_CLOSED] = 1,
+				  [SESSION_KICKED] = 1, [SESSION_STOPPED] = 1 },
+	[SESSION_CLIENT_DONE] =	{ [SESSION_CLIENT_GONE] = 1,
+				  [SESSION_WINDOW_CLOSED] = 1,
+				  [SESSION_KICKED] = 1, [SESSION_STOPPED] = 1 },
+	[SESSION_CLIENT_GONE] =	{ [SESSION_WINDOW_CLOSED] = 1,
+				  [SESSION_KICKED] = 1, [SESSION_STOPPED] = 1 },
+	[SESSION_WINDOW_CLOSED] = { 0 },
+	[SESSION_KICKED] =	{ 0 },
+	[SESSION_STOPPED] =	{ 0 },
+};
+
+/* What the console's list calls each state. */
+static const char *const session_state_names[] = {
+	[SESSION_OPENING] = "opening window",
+	[SESSION_OPEN] = "open",
+	[SESSION_CLIENT_DONE] = "client closed its side",
+	[SESSION_CLIENT_GONE] = "client gone",
+	[SESSION_WINDOW_CLOSED] = "window closed",
+	[SESSION_KICKED] = "hung up",
+	[SESSION_STOPPED] = "ending",
+};
+
+/* Returns CLOCK_MONOTONIC in milliseconds. */
 long long
-session_now(void)
+session_clock_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum session_state
+session_state(struct session *s)
+{
+	return (enum session_state)atomic_load(&s->state);
+}
+
+/* Returns 1 once the session has reached a final state. */
+int
+session_ending(struct session *s)
+{
+	return session_state(s) >= SESSION_WINDOW_CLOSED;
+}
+
+/*
+ * Moves the session to state to, when the table allows it from where it
+ * is.  Any thread may call it.  Returns 1 when it moved, 0 when not.
+ */
+int
+session_move(struct session *s, enum session_state to)
+{
+	int from = atomic_load(&s->state);
+
+	while (session_moves[from][to])
+		if (atomic_compare_exchange_weak(&s->state, &from, (int)to))
+			return 1;
+	return 0;
+}
+
+/*
+ * Ends a session from outside its threads (kick, server stop): the client
+ * sees the end of the connection at once, and every wait of the session's
+ * threads (a stuck window, a client that reads nothing) is cut short.
+ * session_lock is held.
+ */
+static void
+session_cut(struct session *s, enum session_state why)
+{
+	uint64_t one = 1;
+
+	if (!session_move(s, why))
+		return;
+	(void)shutdown(s->sock, SHUT_RDWR);
+	(void)write(s->hangup, &one, sizeof one);
+	relay_wake(s);
+}
+
+/* Ends every session: the server stops. */
+void
+session_hangup_all(void)
+{
+	struct session *s;
+
+	pthread_mutex_lock(&session_lock);
+	for (s = session_list; s != NULL; s = s->next)
+		if (s->sock != -1)
+			session_cut(s, SESSION_STOPPED);
+	pthread_mutex_unlock(&session_lock);
+}
+
+/*
+ * Gives the verdict on a message that left s's outbox: sent, or not and
+ * why.  Only console lines have one to give.  Frees m.
+ */
+void
+session_report(struct session *s, struct outbox_msg *m, int sent,
+    const char *why)
+{
+	outbox_batch_done(m->batch, s->number, sent, why, console_print);
+	free(m);
+}
+
+/*
+ * Queues protocol bytes (a telnet reply) for the client, waiting for room
+ * while the client reads nothing.  Returns 0, or -1 once the session ends.
+ */
+int
+session_reply(struct session *s, const void *data, size_t len)
+{
+	if (outbox_put(&s->outbox, OUTBOX_REPLY, data, len, NULL, 1) == -1)
+		return -1;
+	relay_wake(s);
+	return 0;
 }
 
 /* Drops one reference; the last one closes the session and frees it. */
 void
 session_release(struct session *s)
 {
-	if (atomic_fetch_sub(&s->refs, 1) != 1)
+	struct outbox_msg *m, *next;
+
+	if (atomic_fetch_sub(&s->threads, 1) != 1)
 		return;
 	/* Out of the list first: what is found there has its fds open. */
 	pthread_mutex_lock(&session_lock);
@@ -84,6 +200,12 @@ session_release(struct session *s)
 	if (s->held != -1)
 		close(s->held);
 	close(s->wake);
+	close(s->hangup);
+	for (m = outbox_close(&s->outbox); m != NULL; m = next) {
+		next = m->next;
+		session_report(s, m, 0, "the session ended");
+	}
+	outbox_free(&s->outbox);
 	window_free(s);
 	transcript_event(s->transcript, "session ended");
 	transcript_close(s->transcript);
@@ -112,21 +234,6 @@ session_terminal_exited(pid_t pid, int ok)
 	pthread_mutex_unlock(&session_lock);
 }
 
-/* Returns the state of a session as the console's list shows it. */
-static const char *
-session_state(struct session *s)
-{
-	if (atomic_load(&s->window_closed))
-		return "window closed";
-	if (!atomic_load(&s->window_ready))
-		return "opening window";
-	if (atomic_load(&s->client_gone))
-		return "client gone";
-	if (atomic_load(&s->client_eof))
-		return "client closed its side";
-	return "open";
-}
-
 /*
  * Fills *views with a malloc'd array describing every live session, in
  * order of arrival.  Returns how many, 0 when none or out of memory.
@@ -136,7 +243,7 @@ session_snapshot(struct session_view **views)
 {
 	struct session *s;
 	size_t n = 0, i;
-	long long now = session_now();
+	long long now = session_clock_ms();
 
 	pthread_mutex_lock(&session_lock);
 	for (s = session_list; s != NULL; s = s->next)
@@ -149,75 +256,63 @@ session_snapshot(struct session_view **views)
 		i--;
 		(*views)[i].number = s->number;
 		strcpy((*views)[i].label, s->peer.label);
-		(*views)[i].age = now - s->started;
+		(*views)[i].age = (now - s->started_ms) / 1000;
 		(*views)[i].bytes_in = atomic_load(&s->bytes_in);
 		(*views)[i].bytes_out = atomic_load(&s->bytes_out);
-		(*views)[i].state = session_state(s);
+		(*views)[i].state = session_state_names[session_state(s)];
 	}
 	pthread_mutex_unlock(&session_lock);
 	return n;
 }
 
-/* Takes a reference on a session in the list, unless it is ending. */
+/* Returns 1 when the session's client takes console lines now. */
 static int
-session_hold(struct session *s)
+session_taking(struct session *s)
 {
-	int refs = atomic_load(&s->refs);
+	enum session_state st = session_state(s);
 
-	while (refs > 0)
-		if (atomic_compare_exchange_weak(&s->refs, &refs, refs + 1))
-			return 1;
-	return 0;
+	return st == SESSION_OPEN || st == SESSION_CLIENT_DONE;
 }
 
 /*
- * Sends text to session number's client (0: every client), without ever
- * waiting on a slow one, and shows it in the window as sent from the
- * console.  Returns how many clients took it, or -1 with errno ENOENT
- * when there is no such session.
+ * Hands text to session number's client (0: every client) through each
+ * one's outbox, never waiting on any: the session's own writer sends it
+ * between the operator's lines, shows it in the window, and the console
+ * hears the verdict (console_print) once every session has given its.
+ * Returns how many sessions took it, or -1 with errno ENOENT when there
+ * is no such session.
  */
 int
 session_post(unsigned long number, const char *text, size_t len)
 {
-	struct session *s, **held = NULL;
-	size_t nheld = 0, i;
+	struct outbox_batch *batch = NULL;
+	struct session *s;
+	unsigned n = 0;
 	int found = 0, took = 0;
 
 	pthread_mutex_lock(&session_lock);
-	for (s = session_list; s != NULL; s = s->next)
-		nheld++;
-	if (nheld > 0 && (held = calloc(nheld, sizeof *held)) == NULL)
-		nheld = 0;
-	for (i = 0, s = session_list; s != NULL && i < nheld; s = s->next) {
+	for (s = session_list; s != NULL; s = s->next) {
 		if (number != 0 && s->number != number)
 			continue;
 		found = 1;
-		if (atomic_load(&s->window_ready) &&
-		    !atomic_load(&s->client_gone) && session_hold(s))
-			held[i++] = s;
+		if (session_taking(s))
+			n++;
 	}
-	nheld = i;
-	pthread_mutex_unlock(&session_lock);
-
-	/* Outside the lock: a slow window must not hold up the others. */
-	for (i = 0; i < nheld; i++) {
-		s = held[i];
-		if (send(s->sock, text, len, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-		    (ssize_t)len) {
+	if (n > 0 && (batch = outbox_batch_new(n, number)) == NULL)
+		n = 0;
+	for (s = session_list; s != NULL && n > 0; s = s->next) {
+		if ((number != 0 && s->number != number) || !session_taking(s))
+			continue;
+		if (outbox_put(&s->outbox, OUTBOX_CONSOLE, text, len, batch,
+		    0) == 0) {
 			took++;
-			atomic_fetch_add(&s->bytes_out,
-			    (unsigned long long)len);
-			atomic_store(&s->last_active, session_now());
-			transcript_event(s->transcript, "sent from the console: "
-			    "%.*s", (int)strcspn(text, "\n"), text);
-			window_note(s, "*** sent from the console: %.*s ***",
-			    (int)strcspn(text, "\n"), text);
+			relay_wake(s);
 		} else
-			window_note(s, "*** the console's line was not sent: "
-			    "the client is not reading ***");
-		session_release(s);
+			outbox_batch_done(batch, s->number, 0, errno ==
+			    EAGAIN ? "the client is not reading" :
+			    "the session is ending", console_print);
 	}
-	free(held);
+	pthread_mutex_unlock(&session_lock);
 	if (!found) {
 		errno = ENOENT;
 		return -1;
@@ -240,12 +335,8 @@ session_kick(unsigned long number)
 		if (s->number != number)
 			continue;
 		found = 1;
-		if (s->sock == -1)
-			continue;
-		atomic_store(&s->kicked, 1);
-		/* Both relays see the hang-up and end the session. */
-		(void)shutdown(s->sock, SHUT_RDWR);
-		relay_wake(s);
+		if (s->sock != -1)
+			session_cut(s, SESSION_KICKED);
 	}
 	pthread_mutex_unlock(&session_lock);
 	if (!found) {
@@ -349,7 +440,7 @@ session_await_window(struct session *s, const char **why)
 		}
 		pfd[0].fd = s->tty;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = s->config->stopfd;
+		pfd[1].fd = s->hangup;
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, wait_ms < 100 ? wait_ms : 100) == -1) {
 			if (errno == EINTR)
@@ -397,12 +488,11 @@ static void *
 session_main(void *arg)
 {
 	struct session *s = arg;
-	pthread_attr_t attr;
-	pthread_t tid;
 	const char *why;
 	int err, fd;
 
 	if (session_await_window(s, &why) == -1) {
+		session_move(s, SESSION_STOPPED);
 		log_error("session %lu %s: no window: %s", s->number,
 		    s->peer.label, why);
 		transcript_event(s->transcript, "no window: %s", why);
@@ -423,22 +513,22 @@ session_main(void *arg)
 		log_error("session %lu %s: pty set-up: %s", s->number,
 		    s->peer.label, strerror(errno));
 	window_start(s);
-	atomic_store(&s->window_ready, 1);
+	if (!session_move(s, SESSION_OPEN)) {
+		/* Kicked or stopped while its window opened. */
+		session_release(s);
+		return NULL;
+	}
 	log_info("session %lu %s: window open", s->number, s->peer.label);
 	transcript_event(s->transcript, "window open");
 
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
-	atomic_fetch_add(&s->refs, 1);
-	if ((err = pthread_create(&tid, &attr, relay_socket_to_window, s))) {
-		atomic_fetch_sub(&s->refs, 1);
+	atomic_fetch_add(&s->threads, 1);
+	if ((err = thread_start(relay_socket_to_window, s))) {
+		atomic_fetch_sub(&s->threads, 1);
 		log_error("session %lu %s: thread: %s", s->number,
 		    s->peer.label, strerror(err));
 		window_note(s, "*** ptychat: out of threads; hanging up ***");
 	} else
 		relay_window_to_socket(s);
-	pthread_attr_destroy(&attr);
 	session_release(s);
 	return NULL;
 }
@@ -522,8 +612,6 @@ session_open(const struct server_config *config, int sock,
 {
 	const struct terminal *term = &config->terminal;
 	struct session *s = NULL;
-	pthread_attr_t attr;
-	pthread_t tid;
 	char ptsname[64], **argv = NULL;
 	int master = -1, slave = -1, moved, err, bridge;
 
@@ -586,12 +674,16 @@ session_open(const struct server_config *config, int sock,
 	if (io_nonblock(s->tty) == -1)
 		log_error("session %lu %s: O_NONBLOCK: %s", number,
 		    peer->label, strerror(errno));
+	s->hangup = -1;
 	if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (s->hangup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
 	    window_init(s) == -1) {
 		log_error("session %lu %s: %s", number, peer->label,
 		    strerror(errno));
 		if (s->wake != -1)
 			close(s->wake);
+		if (s->hangup != -1)
+			close(s->hangup);
 		close(s->tty);
 		if (s->held != -1)
 			close(s->held);
@@ -599,9 +691,12 @@ session_open(const struct server_config *config, int sock,
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
 	}
-	atomic_init(&s->refs, 1);
-	atomic_init(&s->last_active, session_now());
-	s->started = session_now();
+	atomic_init(&s->threads, 1);
+	atomic_init(&s->state, SESSION_OPENING);
+	atomic_init(&s->reader_stopped, 0);
+	s->started_ms = session_clock_ms();
+	atomic_init(&s->last_active_ms, s->started_ms);
+	outbox_init(&s->outbox);
 	if (config->log_dir != NULL) {
 		s->transcript = transcript_open(config->log_dir, number, peer);
 		if (s->transcript == NULL)
@@ -619,12 +714,7 @@ session_open(const struct server_config *config, int sock,
 	session_list = s;
 	session_live++;
 	pthread_mutex_unlock(&session_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, SESSION_STACK_SIZE);
-	err = pthread_create(&tid, &attr, session_main, s);
-	pthread_attr_destroy(&attr);
-	if (err == 0)
+	if ((err = thread_start(session_main, s)) == 0)
 		return 0;
 	log_error("session %lu %s: thread: %s", number, peer->label,
 	    strerror(err));

@@ -59,7 +59,7 @@ window_flush(struct session *s, struct editor_buf *buf)
 {
 	if (buf->len > 0)
 		(void)io_write_until(s->tty, buf->data, buf->len,
-		    s->config->stopfd);
+		    s->hangup);
 	buf->len = 0;
 }
 
@@ -89,7 +89,7 @@ window_start(struct session *s)
 	pthread_mutex_lock(&s->out_lock);
 	if (n > 0 && (size_t)n < sizeof banner)
 		(void)io_write_until(s->tty, banner, (size_t)n,
-		    s->config->stopfd);
+		    s->hangup);
 	if (s->ed != NULL) {
 		window_width(s);
 		editor_start(s->ed, &buf);
@@ -112,9 +112,9 @@ window_peer(struct session *s, const char *text, size_t len)
 		window_width(s);
 		editor_print(s->ed, text, len, &buf);
 		r = buf.len == 0 ? 0 : io_write_until(s->tty, buf.data,
-		    buf.len, s->config->stopfd);
+		    buf.len, s->hangup);
 	} else
-		r = io_write_until(s->tty, text, len, s->config->stopfd);
+		r = io_write_until(s->tty, text, len, s->hangup);
 	pthread_mutex_unlock(&s->out_lock);
 	editor_buf_free(&buf);
 	return r;
@@ -144,7 +144,7 @@ window_note(struct session *s, const char *fmt, ...)
 		n = (int)strlen(line);
 		line[n++] = '\n';
 		(void)io_write_until(s->tty, line, (size_t)n,
-		    s->config->stopfd);
+		    s->hangup);
 	}
 	pthread_mutex_unlock(&s->out_lock);
 	editor_buf_free(&buf);

@@ -307,10 +307,10 @@ def fd_limit(tmp):
     session ends, the next client gets a window again."""
     srv = server(tmp)
     base = warm_up(srv)
-    # Room for three sessions of three fds each (socket, pty, wake-up
-    # eventfd), and one fd more.
+    # Room for three sessions of four fds each (socket, pty, and the
+    # doorbell and hang-up eventfds), and one fd more.
     resource.prlimit(srv.pid, resource.RLIMIT_NOFILE,
-                     (base[0] + 10, base[0] + 10))
+                     (base[0] + 13, base[0] + 13))
     clients, windows, refused = [], [], None
     for n in range(2, 12):
         c = srv.connect()
