@@ -225,6 +225,8 @@ static int
 relay_send_outbox(struct session *s)
 {
 	struct outbox_msg *m;
+	char line[256];
+	size_t len;
 	int console;
 
 	while ((m = outbox_take(&s->outbox)) != NULL) {
@@ -246,15 +248,19 @@ relay_send_outbox(struct session *s)
 			continue;
 		}
 		atomic_fetch_add(&s->bytes_out, (unsigned long long)m->len);
-		if (console) {
-			atomic_store(&s->last_active_ms, session_clock_ms());
-			transcript_event(s->transcript, "sent from the "
-			    "console: %.*s", (int)strcspn(m->data, "\n"),
-			    m->data);
-			window_note(s, "*** sent from the console: %.*s ***",
-			    (int)strcspn(m->data, "\n"), m->data);
+		if (!console) {
+			free(m);
+			continue;
 		}
+		atomic_store(&s->last_active_ms, session_clock_ms());
+		transcript_event(s->transcript, "sent from the console: %.*s",
+		    (int)strcspn(m->data, "\n"), m->data);
+		/* The verdict first: a stuck window may hold up the note. */
+		len = strcspn(m->data, "\n");
+		memcpy(line, m->data, len < sizeof line ? len : sizeof line);
 		session_report(s, m, 1, NULL);
+		window_note(s, "*** sent from the console: %.*s ***",
+		    (int)(len < sizeof line ? len : sizeof line), line);
 	}
 	return 0;
 }

@@ -67,7 +67,8 @@ try:
     tmux("send-keys", "-t", "con", "lis")
     wait_for(lambda: last_line().endswith("ptychatd> lis"))
     c = Client(socket.create_connection(("127.0.0.1", port), 5))
-    t.ok(wait_for(lambda: "session 3" in screen()), "a third client "
+    t.ok(wait_for(lambda: re.search(r"session 3 \S+: window open", screen())),
+         "a third client "
          "connects, and its log line shows", screen())
     t.ok(wait_for(lambda: last_line() == "ptychatd> lis"),
          "the half-typed command is still whole on the last line",
