@@ -329,6 +329,10 @@ def churn(tmp):
     return srv
 
 
+# The end of a client's marker line, typed in its window.
+MARKED = re.compile(rb"\nend-\d+\n")
+
+
 def many(tmp):
     """MANY sessions at once, each with its own window and reply."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -416,19 +420,36 @@ def many(tmp):
         got = clients[s][len(b"hi-%d\n" % n):]
         got += recv_until(s, b"reply-%d\n" % n, 10) \
             if b"\n" not in got else b""
+        clients[s] = b"hi-%d\n" % n + got
+        s.setblocking(False)
         if got != b"reply-%d\n" % n:
             wrong.append((n, got))
     t.eq(wrong, [], "many: each of %d sampled clients gets the reply typed "
          "in its own window" % len(sample))
-    quiet = []
-    for s in clients:
-        s.setblocking(False)
-        try:
-            if s.recv(4096):
-                quiet.append(s.getsockname())
-        except BlockingIOError:
-            pass
-    t.eq(quiet, [], "many: no client gets anything more")
+    # A marker typed in every window: once each client has its own, a
+    # stray line would have come before it.
+    for n in greeted:
+        fd = os.open(os.path.join(srv.windows, "%d.in" % n), os.O_WRONLY)
+        os.write(fd, b"end-%d\r" % n)
+        os.close(fd)
+    deadline = time.monotonic() + 30 * SLOW
+    waiting = len(greeted)
+    while waiting and time.monotonic() < deadline:
+        for key, _ in sel.select(0.5):
+            try:
+                data = key.fileobj.recv(4096)
+            except (BlockingIOError, ConnectionError):
+                continue
+            waiting -= (not MARKED.search(clients[key.fileobj]) and
+                        bool(MARKED.search(clients[key.fileobj] + data)))
+            clients[key.fileobj] += data
+            if not data:
+                sel.unregister(key.fileobj)
+    extra = [(n, clients[s]) for n, s in sorted(greeted.items())
+             if clients[s] != b"hi-%d\n%send-%d\n"
+             % (n, b"reply-%d\n" % n if n in sample else b"", n)]
+    t.eq(extra[:5], [], "many: no client gets anything more (before a "
+         "marker typed in every window)")
     failures = re.findall(r".*(?:cannot|thread:|openpty|accept:|no window"
                           r"|too many).*", srv.text())
     t.eq(failures[:5], [], "many: the server logged no failure")
