@@ -215,7 +215,8 @@ def _cleanup_servers():
 
 
 class Server:
-    """A ptychatd on port 0 whose stderr goes to a log file."""
+    """A ptychatd on port 0 whose stderr goes to a log file.  env adds to
+    the test's environment; a variable set to None there is removed."""
 
     def __init__(self, tmp, terminal=None, args=(), env=None):
         self.tmp = tmp
@@ -228,8 +229,11 @@ class Server:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.setdefault("DISPLAY", ":ptychat-test")
-        if env:
-            full_env.update(env)
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
         cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
         cmd += list(args)   # a later -p wins over the -p 0 above
