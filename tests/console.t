@@ -112,7 +112,9 @@ def console(tmp):
          "and closes its window")
     t.ok(wait_for(lambda: "hung up from the console" in screen()),
          "and logs it", screen())
-    t.ok(not a.eof and not b.eof, "the others stay connected")
+    command("all still here")
+    t.ok(a.wait_data("still here\n") and b.wait_data("still here\n") and
+         not a.eof and not b.eof, "the others stay connected")
     s = command("say 9 nobody")
     t.ok("no session #9" in s, "say to a missing session says so")
     s = command("frobnicate")

@@ -121,8 +121,10 @@ def idle(srv):
          quiet.buf)
     t.ok(wq.wait_text("disconnected after 2 seconds"),
          "its window says so and stays open", wq.text())
-    t.ok(not busy.eof and wb.wait_text("...."),
-         "a client that keeps talking stays connected")
+    wb.type("still there?\r")
+    t.ok(wb.wait_text("....") and busy.wait_data("still there?\n") and
+         b"idle" not in busy.buf and not busy.eof,
+         "a client that keeps talking stays connected", busy.buf)
     t.ok(srv.wait_log(r"session 1 \S+: idle for 2 s; disconnecting"),
          "the cut-off is logged")
 

@@ -83,12 +83,14 @@ def exercise(tmp, program):
              % (program, n, n), c.buf)
     t.ok(send_wm_delete(display, wa) and a.wait_eof(),
          "%s: the close button hangs up on client 1" % program)
-    t.ok(not b.eof, "%s: client 2 stays connected" % program)
+    t.ok(x.type_line(wb, "still here") and b.wait_data("still here\n"),
+         "%s: client 2 stays connected" % program, b.buf)
     t.eq(srv.stop(), 0, "%s: SIGTERM stops the server" % program)
     t.ok(b.wait_eof(), "%s: client 2 sees EOF" % program)
     # Their EOFs come after all their windows sent.
     t.eq((a.buf, b.buf), (("reply 1 via %s\n" % program).encode(),
-                          ("reply 2 via %s\n" % program).encode()),
+                          ("reply 2 via %s\nstill here\n"
+                           % program).encode()),
          "%s: each client got only its own line" % program)
     t.ok(wait_for(lambda: children_of(srv.pid) == []),
          "%s: no window process is left" % program)
