@@ -30,8 +30,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Sections,  # noqa: E402
                      children_of, counts, fd_count, read_text, run, settled,
-                     standin_wrapper, thread_count, wait_for,
-                     zombies)
+                     standin_wrapper, wait_for, zombies)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
 # A slow window: 64 KiB/s, so a sender stays in mid-transfer.
