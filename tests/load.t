@@ -355,28 +355,34 @@ def many(tmp):
     sel = selectors.DefaultSelector()
     clients = {}            # socket -> bytes received
 
-    def open_sessions(n):
-        """Connects n more clients and waits for every greeting."""
-        start = time.monotonic()
-        for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
-            s.setblocking(False)
-            clients[s] = b""
-            sel.register(s, selectors.EVENT_READ)
-        deadline = start + 60 * SLOW
-        waiting = sum(1 for got in clients.values() if b"\n" not in got)
+    def receive(done, timeout):
+        """Reads the clients until what each got is done(), or it has
+        closed, or the deadline passes."""
+        deadline = time.monotonic() + timeout * SLOW
+        waiting = set(key.fileobj for key in sel.get_map().values()
+                      if not done(clients[key.fileobj]))
         while waiting and time.monotonic() < deadline:
             for key, _ in sel.select(0.5):
                 try:
                     data = key.fileobj.recv(4096)
                 except (BlockingIOError, ConnectionError):
                     continue
-                if b"\n" not in clients[key.fileobj]:
-                    # A client closed before its greeting counts as done.
-                    waiting -= b"\n" in data or not data
                 clients[key.fileobj] += data
                 if not data:
                     sel.unregister(key.fileobj)
+                if not data or done(clients[key.fileobj]):
+                    waiting.discard(key.fileobj)
+
+    def open_sessions(n):
+        """Connects n more clients and waits for every greeting (a client
+        closed before its greeting counts as done)."""
+        start = time.monotonic()
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
+            s.setblocking(False)
+            clients[s] = b""
+            sel.register(s, selectors.EVENT_READ)
+        receive(lambda got: b"\n" in got, 60)
         return time.monotonic() - start
 
     def report(n, took):
@@ -432,19 +438,7 @@ def many(tmp):
         fd = os.open(os.path.join(srv.windows, "%d.in" % n), os.O_WRONLY)
         os.write(fd, b"end-%d\r" % n)
         os.close(fd)
-    deadline = time.monotonic() + 30 * SLOW
-    waiting = len(greeted)
-    while waiting and time.monotonic() < deadline:
-        for key, _ in sel.select(0.5):
-            try:
-                data = key.fileobj.recv(4096)
-            except (BlockingIOError, ConnectionError):
-                continue
-            waiting -= (not MARKED.search(clients[key.fileobj]) and
-                        bool(MARKED.search(clients[key.fileobj] + data)))
-            clients[key.fileobj] += data
-            if not data:
-                sel.unregister(key.fileobj)
+    receive(MARKED.search, 30)
     extra = [(n, clients[s]) for n, s in sorted(greeted.items())
              if clients[s] != b"hi-%d\n%send-%d\n"
              % (n, b"reply-%d\n" % n if n in sample else b"", n)]
