@@ -98,7 +98,6 @@ def inside_tmux(tmp):
          "and window 2 closes", window_ids("op"))
 
 
-
 def outside_tmux(tmp):
     """Outside tmux: a detached session named ptychat."""
     private_tmux(tmp)

@@ -396,8 +396,8 @@ class Sections:
     abort."""
 
     def __init__(self, tap, args=()):
-        self.t, self.args, self.started, self.deferred = tap, list(args), \
-            [], []
+        self.t, self.args = tap, list(args)
+        self.started, self.deferred = [], []
 
     def server(self, tmp, args=(), **kwargs):
         srv = Server(tmp, args=self.args + list(args), **kwargs)
