@@ -226,6 +226,26 @@ session_post(unsigned long number, const char *text, size_t len)
 }
 
 /*
+ * Sends a protocol reply (telnet's) to the session's client, never
+ * waiting on it.  Returns 0, or -1 with errno set when not all of it went.
+ */
+int
+session_reply(struct session *s, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	/* Stand-in: the lead replaces this with the socket writer's queue. */
+	n = send(s->sock, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		atomic_fetch_add(&s->bytes_out, (unsigned long long)n);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		errno = EAGAIN;
+	return -1;
+}
+
+/*
  * Hangs up on session number's client and closes its window.  Returns 0,
  * or -1 with errno ENOENT when there is no such session.
  */
