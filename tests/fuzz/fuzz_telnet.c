@@ -26,6 +26,7 @@ struct run {
 	size_t		 datalen;
 	unsigned char	*reply;
 	size_t		 replylen;
+	size_t		 replycap;
 	size_t		 events;
 };
 
@@ -49,9 +50,11 @@ run_feed(struct run *r, struct telnet *t, const uint8_t *in, size_t len)
 			r->data[r->datalen++] = (unsigned char)ev;
 			r->events++;
 		}
-		r->reply = realloc(r->reply, r->replylen + t->replylen + 1);
-		if (r->reply == NULL)
-			abort();
+		while (r->replylen + t->replylen > r->replycap) {
+			r->replycap *= 2;
+			if ((r->reply = realloc(r->reply, r->replycap)) == NULL)
+				abort();
+		}
 		memcpy(r->reply + r->replylen, t->reply, t->replylen);
 		r->replylen += t->replylen;
 		t->replylen = 0;
@@ -67,7 +70,9 @@ run(struct run *r, const uint8_t *in, size_t len, const size_t *cuts,
 	size_t i, at = 0, end;
 
 	memset(r, 0, sizeof *r);
-	if ((r->data = malloc(2 * len + 2)) == NULL)
+	r->replycap = TELNET_REPLY_MAX;
+	if ((r->data = malloc(2 * len + 2)) == NULL ||
+	    (r->reply = malloc(r->replycap)) == NULL)
 		abort();
 	telnet_init(&t);
 	for (i = 0; i <= ncuts; i++) {
