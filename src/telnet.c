@@ -146,10 +146,11 @@ telnet_feed(struct telnet *t, const void *in, size_t len, void *data,
 			break;
 		switch (t->state) {
 		case TELNET_DATA:
-			/* memmove: data may be the input itself. */
 			iac = memchr(p, IAC, (size_t)(end - p));
 			run = (size_t)((iac != NULL ? iac : end) - p);
-			memmove(o, p, run);
+			/* Data may be written over the input, behind p. */
+			if (o != p)
+				memmove(o, p, run);
 			o += run;
 			p += run;
 			if (p < end) {
