@@ -71,8 +71,8 @@ def three_clients(tmp):
          "^D in the window does not end the session", clients[0].buf)
 
     # Hostile bytes are shown, never obeyed.
-    clients[1].send(b"\x1b]2;owned\x07\x9b6n\xc2\x9d\xff|\rX\n")
-    want = "^[]2;owned^G\\x9B6n\\u009D\\xFF|^MX\r\n"
+    clients[1].send(b"\x1b]2;owned\x07\x9b6n\xc2\x9d\xfe|\rX\n")
+    want = "^[]2;owned^G\\x9B6n\\u009D\\xFE|^MX\r\n"
     t.ok(windows[1].wait_text(want),
          "escape sequences, C1 controls and bad UTF-8 arrive escaped",
          repr(windows[1].text()[-80:]))
