@@ -32,9 +32,9 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 	src/thread.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
-	src/console.c \
+	src/console.c src/chatline.c \
 	$(COMMON_SRC)
-CLIENT_SRC = src/ptychat.c src/editor.c src/tty.c $(COMMON_SRC)
+CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor
