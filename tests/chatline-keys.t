@@ -25,27 +25,17 @@ sections = Sections(t)
 TIMEOUT = 5.0 * SLOW
 
 
-class TtyClient:
-    """ptychat on a pty of its own, connected to a loopback listener;
-    the test keeps the pty's slave open to read its mode."""
+class Pty:
+    """A pty whose slave the test keeps open, to read its mode."""
 
     def __init__(self):
-        self.lst = socket.socket()
-        self.lst.bind(("127.0.0.1", 0))
-        self.lst.listen(1)
-        self.lst.settimeout(TIMEOUT)
         self.master, self.slave = pty.openpty()
         self.before = termios.tcgetattr(self.slave)
-        self.proc = subprocess.Popen(
-            [PTYCHAT, "127.0.0.1", str(self.lst.getsockname()[1])],
-            stdin=self.slave, stdout=self.slave, stderr=self.slave,
-            close_fds=True)
         self.screen = b""
-        self.conn, _ = self.lst.accept()
-        self.conn.settimeout(TIMEOUT)
-        self.got = b""
-        if not self.wait_screen(b"> "):
-            raise RuntimeError("no prompt: %r" % self.screen)
+
+    def start(self, argv):
+        return subprocess.Popen(argv, stdin=self.slave, stdout=self.slave,
+                                stderr=self.slave, close_fds=True)
 
     def pump(self):
         while select.select([self.master], [], [], 0.01)[0]:
@@ -63,47 +53,64 @@ class TtyClient:
     def type(self, keys):
         os.write(self.master, keys)
 
-    def receive(self, want):
-        """What the server has received once want is there, or at end of
-        file or the deadline."""
-        deadline = time.monotonic() + TIMEOUT
-        while want not in self.got and time.monotonic() < deadline:
-            try:
-                data = self.conn.recv(65536)
-            except socket.timeout:
-                break
-            if not data:
-                break
-            self.got += data
-        return self.got
+    def restored(self):
+        return termios.tcgetattr(self.slave) == self.before
 
-    def receive_to_eof(self):
-        """Everything the server receives up to end of file, and whether
-        that end came."""
+    def close(self):
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def finish(proc):
+    """proc's exit status, or None if it had to be killed."""
+    try:
+        return proc.wait(TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+
+
+class TtyClient(Pty):
+    """ptychat on a pty, connected to a loopback listener."""
+
+    def __init__(self):
+        super().__init__()
+        self.lst = socket.socket()
+        self.lst.bind(("127.0.0.1", 0))
+        self.lst.listen(1)
+        self.lst.settimeout(TIMEOUT)
+        self.proc = self.start(
+            [PTYCHAT, "127.0.0.1", str(self.lst.getsockname()[1])])
+        self.conn, _ = self.lst.accept()
+        self.conn.settimeout(TIMEOUT)
+        self.got = b""
+        if not self.wait_screen(b"> "):
+            raise RuntimeError("no prompt: %r" % self.screen)
+
+    def receive(self, want=None):
+        """What the server has received once want is there (never, for
+        None), at end of file, or at the deadline; with whether the end
+        of file came."""
         deadline = time.monotonic() + TIMEOUT
-        while time.monotonic() < deadline:
+        while want is None or want not in self.got:
             try:
+                self.conn.settimeout(max(0.001,
+                                         deadline - time.monotonic()))
                 data = self.conn.recv(65536)
             except socket.timeout:
-                break
+                return self.got, False
             if not data:
                 return self.got, True
             self.got += data
         return self.got, False
 
-    def restored(self):
-        return termios.tcgetattr(self.slave) == self.before
-
-    def hang_up(self):
-        """The server closes; returns ptychat's exit status, or None."""
+    def ends_input(self, keys, sent, name):
+        """keys, typed at once, end the input after sent."""
+        self.type(keys)
+        t.eq(self.receive(), (sent, True), name)
         self.conn.close()
-        return self.wait()
-
-    def wait(self):
-        try:
-            return self.proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return None
+        t.eq(finish(self.proc), 0, "exit 0 when the server then closes")
 
     def close(self):
         if self.proc.poll() is None:
@@ -111,8 +118,7 @@ class TtyClient:
             self.proc.wait()
         self.conn.close()
         self.lst.close()
-        os.close(self.master)
-        os.close(self.slave)
+        super().close()
 
 
 def with_client(fn):
@@ -127,50 +133,43 @@ def with_client(fn):
 
 def line_then_eof(c):
     c.type(b"first line\r")
-    t.eq(c.receive(b"first line\n"), b"first line\n",
+    t.eq(c.receive(b"first line\n"), (b"first line\n", False),
          "a line typed alone is sent")
     c.type(b"second line\r\x04")
-    t.eq(c.receive_to_eof(), (b"first line\nsecond line\n", True),
+    t.eq(c.receive(), (b"first line\nsecond line\n", True),
          "'second line\\r^D' at once: the line is sent, then end of file")
     t.ok(wait_for(c.restored), "after ^D the terminal has its mode back")
     c.conn.sendall(b"a reply after your end\n")
     t.ok(c.wait_screen(b"a reply after your end\r\n"),
          "what the server sends after ^D is still shown", c.screen[-200:])
-    t.eq(c.hang_up(), 0, "exit 0 when the server then closes")
+    c.conn.close()
+    t.eq(finish(c.proc), 0, "exit 0 when the server then closes")
 
 
 def eof_inside_a_line(c):
     c.type(b"abc\x04")
     c.type(b"def\r")
-    t.eq(c.receive(b"\n"), b"abcdef\n",
+    t.eq(c.receive(b"\n"), (b"abcdef\n", False),
          "'abc^D' at once: ^D inside a line ends nothing, the line goes on")
-    t.eq(c.hang_up(), 0, "exit 0 when the server then closes")
 
 
 def eof_after_erasing(c):
     c.type(b"x")
     t.ok(c.wait_screen(b"> x"), "a key typed alone is echoed")
-    c.type(b"\x15\x04")
-    t.eq(c.receive_to_eof(), (b"", True),
-         "'^U^D' at once: ^U empties the line, so the ^D after it is the "
-         "end of input")
-    t.eq(c.hang_up(), 0, "exit 0 when the server then closes")
+    c.ends_input(b"\x15\x04", b"", "'^U^D' at once: ^U empties the line, "
+                 "so the ^D after it is the end of input")
 
 
 def keys_after_eof(c):
-    c.type(b"\x04not sent\r")
-    t.eq(c.receive_to_eof(), (b"", True),
-         "'^Dnot sent\\r' at once: end of file, and keys after the ^D are "
-         "not sent")
-    t.eq(c.hang_up(), 0, "exit 0 when the server then closes")
+    c.ends_input(b"\x04not sent\r", b"", "'^Dnot sent\\r' at once: end "
+                 "of file, and keys after the ^D are not sent")
 
 
 def lines_then_interrupt(c):
     c.type(b"one\rtwo\r\x03")
-    t.eq(c.receive_to_eof(), (b"one\ntwo\n", True),
-         "'one\\rtwo\\r^C' at once: both lines are sent before ptychat "
-         "leaves")
-    t.eq(c.wait(), 130, "^C: exit status 130")
+    t.eq(c.receive(), (b"one\ntwo\n", True), "'one\\rtwo\\r^C' at once: "
+         "both lines are sent before ptychat leaves")
+    t.eq(finish(c.proc), 130, "^C: exit status 130")
     t.ok(c.restored(), "^C: the terminal has its mode back")
 
 
@@ -178,55 +177,34 @@ def interrupt_inside_a_line(c):
     c.type(b"half")
     t.ok(c.wait_screen(b"> half"), "a half-typed line is echoed")
     c.type(b" a line\x03")
-    t.eq(c.receive_to_eof(), (b"", True),
+    t.eq(c.receive(), (b"", True),
          "^C inside a line: nothing is sent, the line is not finished")
-    t.eq(c.wait(), 130, "^C: exit status 130")
+    t.eq(finish(c.proc), 130, "^C: exit status 130")
     t.ok(c.restored(), "^C: the terminal has its mode back")
 
 
 def console_commands_then_interrupt(tmp):
-    master, slave = pty.openpty()
-    before = termios.tcgetattr(slave)
-    proc = subprocess.Popen(
-        [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t",
-         "%s --dir %s --name %%n" % (STANDIN, tmp)],
-        stdin=slave, stdout=slave, stderr=slave, close_fds=True)
-    screen = bytearray()
-
-    def seen(needle):
-        while select.select([master], [], [], 0.01)[0]:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            screen.extend(data)
-        return needle in screen
+    p = Pty()
+    proc = p.start([PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t",
+                    "%s --dir %s --name %%n" % (STANDIN, tmp)])
     try:
-        t.ok(wait_for(lambda: seen(b"type help for the commands")),
-             "console: it greets the operator", bytes(screen[-300:]))
-        os.write(master, b"list\rhelp\r\x03")
-        t.ok(wait_for(lambda: seen(b"stopping at the console's word")),
+        t.ok(p.wait_screen(b"type help for the commands"),
+             "console: it greets the operator", p.screen[-300:])
+        p.type(b"list\rhelp\r\x03")
+        t.ok(p.wait_screen(b"stopping at the console's word"),
              "console: 'list\\rhelp\\r^C' at once stops the server",
-             bytes(screen[-300:]))
-        tail = bytes(screen).split(b"help for the commands", 1)[-1]
+             p.screen[-300:])
+        tail = p.screen.split(b"help for the commands", 1)[-1]
         t.ok(re.search(b"no sessions.*kick N.*stopping", tail, re.S),
              "console: after list's and help's answers, in that order",
              tail)
-        try:
-            status = proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            status = None
-        t.eq(status, 0, "console: ptychatd exits 0")
-        t.ok(termios.tcgetattr(slave) == before,
-             "console: the terminal has its mode back")
+        t.eq(finish(proc), 0, "console: ptychatd exits 0")
+        t.ok(p.restored(), "console: the terminal has its mode back")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        os.close(master)
-        os.close(slave)
+        p.close()
 
 
 sections.run("a line, then ^D, in one read", with_client(line_then_eof))
