@@ -116,7 +116,8 @@ usage(int status)
 "The port defaults to " PTYCHAT_DEFAULT_PORT ". On a terminal you type on a "
 "chat line that\nwhat the server sends never breaks. End of input (^D on an "
 "empty line) stops\nsending; ptychat exits when the server closes the "
-"connection.\n");
+"connection, or at ^C\n(status 130) once the lines typed before it are "
+"sent.\n");
 	exit(0);
 }
 
