@@ -32,12 +32,12 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 	src/thread.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
-	src/console.c src/outbox.c src/telnet.c \
+	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	$(COMMON_SRC)
-CLIENT_SRC = src/ptychat.c src/editor.c src/tty.c $(COMMON_SRC)
+CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
-	test_editor test_telnet
+	test_editor test_telnet test_chatline
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -73,6 +73,7 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(filter %.o,$^)
 $(O)/test_terminal: $(O)/termcmd.o
+$(O)/test_chatline: $(O)/editor.o $(O)/io.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
