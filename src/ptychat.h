@@ -339,8 +339,7 @@ struct session {
 	int		 wake;		/* eventfd: the writer's doorbell */
 	int		 hangup;	/* eventfd: readable once ending */
 	struct outbox	 outbox;	/* for the client, from other threads */
-	struct editor	*ed;		/* the chat line, or NULL (--plain) */
-	pthread_mutex_t	 out_lock;	/* one writer to the window at a time */
+	struct chatline	 chat;		/* all the window shows goes here */
 	atomic_int	 threads;	/* session threads still running */
 	atomic_bool	 reader_stopped; /* nobody reads the socket any more */
 	atomic_llong	 last_active_ms; /* CLOCK_MONOTONIC of the last byte */

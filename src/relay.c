@@ -370,7 +370,7 @@ relay_window_to_socket(struct session *s)
 			continue;
 		if (n <= 0)
 			break;
-		if (s->ed == NULL) {
+		if (s->config->plain) {
 			/* --plain: the terminal has made it a whole line. */
 			if (relay_send(s, buf, (size_t)n) == -1)
 				goto out;

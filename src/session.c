@@ -474,7 +474,7 @@ session_window_mode(struct session *s)
 {
 	struct termios t;
 
-	if (s->ed == NULL)
+	if (s->config->plain)
 		return tty_typing_mode(s->tty, s->kind == WINDOW_PTY_FD ?
 		    0177 : 010);
 	if (tcgetattr(s->tty, &t) == -1)

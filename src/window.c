@@ -7,12 +7,11 @@
  * the terminal's own line discipline edits the line (canonical mode) and
  * text is written as it comes.
  *
- * Every write to the window goes through these functions, under the
- * session's output lock, because both relay threads and the console
- * write to it.
+ * Only the session's own threads write to the window, all through the
+ * session's chat line (chatline.c), whose lock keeps each write whole.
+ * A write may wait on a stuck window; the session's hang-up fd ends the
+ * wait, and nothing outside the session ever waits on it.
  */
-#include <sys/ioctl.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,43 +23,26 @@
 #define WINDOW_PROMPT		"> "
 #define WINDOW_OWN_PREFIX	"you: "
 
-/* Creates the editor for a session, unless --plain.  Returns -1 on ENOMEM. */
+/*
+ * Sets up the session's chat line on its pty, with an editor unless
+ * --plain.  Returns -1 on ENOMEM.
+ */
 int
 window_init(struct session *s)
 {
-	pthread_mutex_init(&s->out_lock, NULL);
-	if (s->config->plain)
-		return 0;
-	s->ed = editor_new(WINDOW_PROMPT, WINDOW_OWN_PREFIX,
-	    s->config->timestamps);
-	return s->ed == NULL ? -1 : 0;
+	struct editor *ed = NULL;
+
+	if (!s->config->plain && (ed = editor_new(WINDOW_PROMPT,
+	    WINDOW_OWN_PREFIX, s->config->timestamps)) == NULL)
+		return -1;
+	chatline_init(&s->chat, ed, s->tty, s->tty, s->hangup);
+	return 0;
 }
 
 void
 window_free(struct session *s)
 {
-	editor_free(s->ed);
-	pthread_mutex_destroy(&s->out_lock);
-}
-
-/* Tells the editor how wide the window is now. */
-static void
-window_width(struct session *s)
-{
-	struct winsize ws;
-
-	if (ioctl(s->tty, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(s->ed, ws.ws_col);
-}
-
-/* Writes out and empties buf; the lock is held. */
-static void
-window_flush(struct session *s, struct editor_buf *buf)
-{
-	if (buf->len > 0)
-		(void)io_write_until(s->tty, buf->data, buf->len,
-		    s->hangup);
-	buf->len = 0;
+	chatline_free(&s->chat);
 }
 
 /*
@@ -70,8 +52,8 @@ window_flush(struct session *s, struct editor_buf *buf)
 void
 window_start(struct session *s)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
 	char when[64], banner[512];
+	const char *nl = s->config->plain ? "\n" : "\r\n";
 	struct tm tm;
 	time_t now;
 	int n;
@@ -84,70 +66,32 @@ window_start(struct session *s)
 	    "ptychat session #%lu: client %s connected at %s.%s"
 	    "Type a line and press Enter to send it to this client only.%s"
 	    "Close this window to hang up.%s%s", s->number, s->peer.label,
-	    when, s->ed ? "\r\n" : "\n", s->ed ? "\r\n" : "\n",
-	    s->ed ? "\r\n" : "\n", s->ed ? "\r\n" : "\n");
-	pthread_mutex_lock(&s->out_lock);
+	    when, nl, nl, nl, nl);
+	/* Nothing else writes to the window before the relays start. */
 	if (n > 0 && (size_t)n < sizeof banner)
-		(void)io_write_until(s->tty, banner, (size_t)n,
-		    s->hangup);
-	if (s->ed != NULL) {
-		window_width(s);
-		editor_start(s->ed, &buf);
-		window_flush(s, &buf);
-	}
-	pthread_mutex_unlock(&s->out_lock);
-	editor_buf_free(&buf);
+		(void)io_write_until(s->tty, banner, (size_t)n, s->hangup);
+	(void)chatline_start(&s->chat);
 }
 
 /* Shows the client's (sanitised) text.  Returns -1 once the window is
- * gone or the server stops. */
+ * gone or the session is cut. */
 int
 window_peer(struct session *s, const char *text, size_t len)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-	int r;
-
-	pthread_mutex_lock(&s->out_lock);
-	if (s->ed != NULL) {
-		window_width(s);
-		editor_print(s->ed, text, len, &buf);
-		r = buf.len == 0 ? 0 : io_write_until(s->tty, buf.data,
-		    buf.len, s->hangup);
-	} else
-		r = io_write_until(s->tty, text, len, s->hangup);
-	pthread_mutex_unlock(&s->out_lock);
-	editor_buf_free(&buf);
-	return r;
+	return chatline_print(&s->chat, text, len) == -1 ? -1 : 0;
 }
 
 /* Shows a line of ours (not the client's) in the window. */
 void
 window_note(struct session *s, const char *fmt, ...)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
 	char line[512];
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(line + 1, sizeof line - 2, fmt, ap);
+	if (vsnprintf(line, sizeof line, fmt, ap) >= 0)
+		(void)chatline_note(&s->chat, line);
 	va_end(ap);
-	if (n < 0)
-		return;
-	pthread_mutex_lock(&s->out_lock);
-	if (s->ed != NULL) {
-		window_width(s);
-		editor_note(s->ed, line + 1, &buf);
-		window_flush(s, &buf);
-	} else {
-		line[0] = '\n';
-		n = (int)strlen(line);
-		line[n++] = '\n';
-		(void)io_write_until(s->tty, line, (size_t)n,
-		    s->hangup);
-	}
-	pthread_mutex_unlock(&s->out_lock);
-	editor_buf_free(&buf);
 }
 
 /*
@@ -160,14 +104,5 @@ int
 window_keys(struct session *s, const char *keys, size_t n,
     struct editor_buf *lines)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-	int count;
-
-	pthread_mutex_lock(&s->out_lock);
-	window_width(s);
-	count = editor_keys(s->ed, keys, n, &buf, lines);
-	window_flush(s, &buf);
-	pthread_mutex_unlock(&s->out_lock);
-	editor_buf_free(&buf);
-	return count;
+	return chatline_keys(&s->chat, keys, n, 0, lines, NULL);
 }
