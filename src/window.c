@@ -49,7 +49,7 @@ window_width(struct session *s)
 {
 	struct winsize ws;
 
-	if (ioctl(s->tty, TIOCGWINSZ, &ws) == 0)
+	if (ioctl(s->term.pty, TIOCGWINSZ, &ws) == 0)
 		editor_set_width(s->ed, ws.ws_col);
 }
 
@@ -58,7 +58,7 @@ static void
 window_flush(struct session *s, struct editor_buf *buf)
 {
 	if (buf->len > 0)
-		(void)io_write_until(s->tty, buf->data, buf->len,
+		(void)io_write_until(s->term.pty, buf->data, buf->len,
 		    s->hangup);
 	buf->len = 0;
 }
@@ -88,7 +88,7 @@ window_start(struct session *s)
 	    s->ed ? "\r\n" : "\n", s->ed ? "\r\n" : "\n");
 	pthread_mutex_lock(&s->out_lock);
 	if (n > 0 && (size_t)n < sizeof banner)
-		(void)io_write_until(s->tty, banner, (size_t)n,
+		(void)io_write_until(s->term.pty, banner, (size_t)n,
 		    s->hangup);
 	if (s->ed != NULL) {
 		window_width(s);
@@ -111,10 +111,10 @@ window_peer(struct session *s, const char *text, size_t len)
 	if (s->ed != NULL) {
 		window_width(s);
 		editor_print(s->ed, text, len, &buf);
-		r = buf.len == 0 ? 0 : io_write_until(s->tty, buf.data,
+		r = buf.len == 0 ? 0 : io_write_until(s->term.pty, buf.data,
 		    buf.len, s->hangup);
 	} else
-		r = io_write_until(s->tty, text, len, s->hangup);
+		r = io_write_until(s->term.pty, text, len, s->hangup);
 	pthread_mutex_unlock(&s->out_lock);
 	editor_buf_free(&buf);
 	return r;
@@ -143,7 +143,7 @@ window_note(struct session *s, const char *fmt, ...)
 		line[0] = '\n';
 		n = (int)strlen(line);
 		line[n++] = '\n';
-		(void)io_write_until(s->tty, line, (size_t)n,
+		(void)io_write_until(s->term.pty, line, (size_t)n,
 		    s->hangup);
 	}
 	pthread_mutex_unlock(&s->out_lock);

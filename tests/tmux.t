@@ -96,7 +96,9 @@ try:
                             "tmux"], env=env, stdin=subprocess.DEVNULL,
                            stderr=srv_log)
     text = lambda: read_text(srv_log.name)  # noqa: E731
-    m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)", text()))
+    # The start-up lines come one after the other: wait for the last.
+    m = wait_for(lambda: "attach with" in text() and
+                 re.search(r"listening on \S+ port (\d+)", text()))
     t.ok(m and "attach with 'tmux attach -t ptychat'" in text(),
          "-t tmux outside tmux says how to attach", text())
     c3, w3 = converse("ptychat", int(m.group(1)), 1)

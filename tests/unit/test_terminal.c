@@ -78,33 +78,33 @@ main(void)
 
 	r = choose(&term, "xterm -fa Mono", "/b/ptychat-bridge", err,
 	    sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_BRIDGE && term.xterm &&
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE && term.xterm &&
 	    has(term.tail, "-e") && has(term.tail, "%B") &&
 	    strcmp(term.words[1], "-fa") == 0,
 	    "xterm runs the bridge (-e), hardened, keeping its -t words");
 	termcmd_free(term.words);
 
 	r = choose(&term, "xterm", NULL, err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_HANDOFF && term.xterm &&
+	tap_ok(r == 0 && term.kind == TERMINAL_HANDOFF && term.xterm &&
 	    has(term.tail, "-S%P/%F"),
 	    "xterm without the bridge falls back to -S");
 	termcmd_free(term.words);
 
 	r = choose(&term, "/usr/bin/urxvt", "/b/ptychat-bridge", err,
 	    sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_PTY_FD && !term.xterm &&
+	tap_ok(r == 0 && term.kind == TERMINAL_PTY_FD && !term.xterm &&
 	    has(term.tail, "-pty-fd") && has(term.tail, "%F"),
 	    "urxvt adopts the master with -pty-fd");
 	termcmd_free(term.words);
 
 	r = choose(&term, "st", "/b/ptychat-bridge", err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_BRIDGE && has(term.tail, "-t") &&
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE && has(term.tail, "-t") &&
 	    has(term.tail, "-e"), "st runs the bridge with -t TITLE -e");
 	termcmd_free(term.words);
 
 	r = choose(&term, "gnome-terminal", "/b/ptychat-bridge", err,
 	    sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_BRIDGE && has(term.tail,
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE && has(term.tail,
 	    "--wait") && has(term.tail, "--"),
 	    "gnome-terminal waits (--wait) and runs the bridge after --");
 	termcmd_free(term.words);
@@ -116,21 +116,21 @@ main(void)
 
 	r = choose(&term, "myterm --flag", "/b/ptychat-bridge", err,
 	    sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_HANDOFF && !term.xterm &&
+	tap_ok(r == 0 && term.kind == TERMINAL_HANDOFF && !term.xterm &&
 	    has(term.tail, "-S%P/%F"), "an unknown program gets -S");
 	termcmd_free(term.words);
 
 	setenv("TMUX", "/tmp/tmux-0/default,1,0", 1);
 	r = choose(&term, "tmux", "/b/ptychat-bridge", err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_TMUX && has(term.tail,
-	    "new-window") && !has(term.tail, "ptychat:") &&
+	tap_ok(r == 0 && term.kind == TERMINAL_TMUX && has(term.tail,
+	    "new-window") && !has(term.tail, "=ptychat:") &&
 	    term.tail_first == NULL,
 	    "tmux inside tmux: a window in the current session");
 	termcmd_free(term.words);
 	unsetenv("TMUX");
 	r = choose(&term, "tmux", "/b/ptychat-bridge", err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_TMUX && has(term.tail,
-	    "ptychat:") && term.tail_first != NULL && has(term.tail_first,
+	tap_ok(r == 0 && term.kind == TERMINAL_TMUX && has(term.tail,
+	    "=ptychat:") && term.tail_first != NULL && has(term.tail_first,
 	    "new-session") && strstr(terminal_describe(&term),
 	    "tmux attach -t ptychat") != NULL,
 	    "tmux outside tmux: a detached 'ptychat' session, and how to "
@@ -152,13 +152,13 @@ main(void)
 	fake_program("xterm");
 	r = choose(&term, "auto", "/b/ptychat-bridge", err, sizeof err);
 	tap_ok(r == 0 && strcmp(term.words[0], "xterm") == 0 &&
-	    term.kind == WINDOW_BRIDGE, "auto prefers xterm to urxvt");
+	    term.kind == TERMINAL_BRIDGE, "auto prefers xterm to urxvt");
 	termcmd_free(term.words);
 	fake_program("myterm");
 	setenv("TERMINAL", "myterm -x", 1);
 	r = choose(&term, "auto", "/b/ptychat-bridge", err, sizeof err);
 	tap_ok(r == 0 && strcmp(term.words[0], "myterm") == 0 &&
-	    strcmp(term.words[1], "-x") == 0 && term.kind == WINDOW_HANDOFF,
+	    strcmp(term.words[1], "-x") == 0 && term.kind == TERMINAL_HANDOFF,
 	    "auto takes $TERMINAL first, with its arguments");
 	termcmd_free(term.words);
 	setenv("TERMINAL", "not-installed", 1);
@@ -176,12 +176,12 @@ main(void)
 	    err);
 	fake_program("tmux");
 	r = choose(&term, "auto", "/b/ptychat-bridge", err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_TMUX && term.tail_first != NULL,
+	tap_ok(r == 0 && term.kind == TERMINAL_TMUX && term.tail_first != NULL,
 	    "auto with no display falls back to a detached tmux session");
 	termcmd_free(term.words);
 	setenv("TMUX", "/tmp/tmux-0/default,1,0", 1);
 	r = choose(&term, "auto", "/b/ptychat-bridge", err, sizeof err);
-	tap_ok(r == 0 && term.kind == WINDOW_TMUX && term.tail_first == NULL,
+	tap_ok(r == 0 && term.kind == TERMINAL_TMUX && term.tail_first == NULL,
 	    "auto with no display inside tmux opens windows there");
 	termcmd_free(term.words);
 
