@@ -189,8 +189,11 @@ child_exited(struct child *c, int *status)
 	return exited;
 }
 
-/* Returns CLOCK_MONOTONIC in milliseconds. */
-static long long
+/*
+ * Returns CLOCK_MONOTONIC in milliseconds: the clock of child_wait's
+ * deadline, and of those who wait on a child's fd themselves.
+ */
+long long
 child_clock_ms(void)
 {
 	struct timespec ts;

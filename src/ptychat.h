@@ -194,6 +194,7 @@ pid_t	 child_pid(const struct child *);
 int	 child_fd(const struct child *);
 int	 child_exited(struct child *, int *);
 int	 child_wait(struct child *, int, int, int *);
+long long child_clock_ms(void);
 void	 child_release(struct child *);
 void	 child_reap(void);
 void	 child_signal_all(int);

@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ptychat.h"
@@ -358,16 +357,6 @@ terminal_check(const struct terminal *term)
 	log_info("%s", terminal_describe(term));
 }
 
-/* Returns CLOCK_MONOTONIC in milliseconds. */
-static long long
-terminal_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Returns 1 when cancel polls readable: the session is ending. */
 static int
 terminal_cancelled(int cancel)
@@ -668,7 +657,7 @@ terminal_hello(const struct terminal *term, struct terminal_link *link,
 	ssize_t n;
 	int status;
 
-	deadline = terminal_clock_ms() + (term->kind == TERMINAL_PTY_FD ?
+	deadline = child_clock_ms() + (term->kind == TERMINAL_PTY_FD ?
 	    TERMINAL_GRACE_MS : TERMINAL_TIMEOUT_MS);
 	pfd[0].fd = link->pty;
 	pfd[0].events = POLLIN;
@@ -678,7 +667,7 @@ terminal_hello(const struct terminal *term, struct terminal_link *link,
 	pfd[2].fd = link->child != NULL ? child_fd(link->child) : -1;
 	pfd[2].events = POLLIN;
 	for (;;) {
-		if ((left = deadline - terminal_clock_ms()) <= 0) {
+		if ((left = deadline - child_clock_ms()) <= 0) {
 			if (term->kind == TERMINAL_PTY_FD)
 				return 0;
 			snprintf(why, whylen, "the terminal did not open a "

@@ -14,7 +14,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 static pthread_mutex_t logged_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -50,23 +49,14 @@ logged_has(const char *text)
 	return found;
 }
 
-static long long
-clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls cond(arg) every 10 ms until it holds or ms have passed. */
 static int
 wait_until(int (*cond)(const void *), const void *arg, int ms)
 {
-	long long deadline = clock_ms() + ms;
+	long long deadline = child_clock_ms() + ms;
 
 	while (!cond(arg)) {
-		if (clock_ms() >= deadline)
+		if (child_clock_ms() >= deadline)
 			return 0;
 		poll(NULL, 0, 10);
 	}
