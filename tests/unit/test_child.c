@@ -169,8 +169,9 @@ main(void)
 		close(out);
 		r = c != NULL && child_wait(c, -1, 5000, &status) == 0;
 		child_release(c);
-		tap_ok(r && logged_wait("ptychat: session 9: noisy: on stdout\n")
-		    && logged_wait("ptychat: session 9: noisy: on stderr\n"),
+		tap_ok(r &&
+		    logged_wait("ptychat: session 9: noisy: on stdout\n") &&
+		    logged_wait("ptychat: session 9: noisy: on stderr\n"),
 		    "stdout and stderr lines are logged with the prefix");
 		tap_ok(logged_wait("ptychat: session 9: noisy: tab\there, "
 		    "bell^G, cr\n"), "a line is made safe; CR LF ends it");
