@@ -217,7 +217,7 @@ accept_client(int lfd, unsigned long *number)
 	session_open(&config, fd, &peer, *number);
 }
 
-/* Closes every session, reaps every window, and returns. */
+/* Closes every session, reaps every terminal, and returns. */
 static void
 stop_server(int lfd, int sigfd, int stop_write)
 {
