@@ -33,12 +33,12 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/child.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
-	src/console.c src/outbox.c \
+	src/console.c src/outbox.c src/telnet.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
-	test_editor test_child
+	test_editor test_telnet test_child
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -126,7 +126,8 @@ check-valgrind: all $(STANDIN)
 	    -e 'spurious value errors' -e 'README_MISSING_SYSCALL' | \
 	    grep .; then echo "valgrind found errors"; exit 1; fi
 
-# libFuzzer on the sanitiser; FUZZ_SECONDS bounds the run.
+# libFuzzer on the sanitiser, then on the telnet parser; each target runs
+# for FUZZ_SECONDS, so the whole run takes about twice that.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/ptychat.h
@@ -134,10 +135,18 @@ $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/ptychat.h
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_sanitize.c src/sanitize.c
-fuzz: $(O)/fuzz_sanitize
-	mkdir -p $(O)/fuzz-corpus
+$(O)/fuzz_telnet: tests/fuzz/fuzz_telnet.c src/telnet.c src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_telnet.c src/telnet.c
+fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet
+	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus tests/fuzz/corpus
+	$(O)/fuzz_telnet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-telnet \
+	    tests/fuzz/corpus-telnet
 
 # Benchmarks against socat, nc and the bare pty (bench/README.md).
 # BENCH_FLAGS=--quick for a short run.

@@ -18,7 +18,8 @@
 
 /*
  * Parses "ADDRESS" or "ADDRESS/PREFIX" into rule.  Host bits beyond the
- * prefix must be zero, so that a typo such as 10.1.2.3/8 is caught.
+ * prefix must be zero, so that a typo such as 10.1.2.3/8 is caught.  An
+ * IPv4-mapped block (::ffff:a.b.c.d/96 or longer) becomes an IPv4 rule.
  * Returns 0, or -1 with a message in err.
  */
 int
@@ -26,6 +27,7 @@ access_parse(const char *text, struct access_rule *rule, char *err,
     size_t errlen)
 {
 	char addr[INET6_ADDRSTRLEN + 1], *end;
+	struct in6_addr in6;
 	const char *slash;
 	size_t len, i;
 	long prefix;
@@ -41,7 +43,8 @@ access_parse(const char *text, struct access_rule *rule, char *err,
 	if (inet_pton(AF_INET, addr, rule->addr) == 1) {
 		rule->family = AF_INET;
 		bits = 32;
-	} else if (inet_pton(AF_INET6, addr, rule->addr) == 1) {
+	} else if (inet_pton(AF_INET6, addr, &in6) == 1) {
+		memcpy(rule->addr, &in6, sizeof in6);
 		rule->family = AF_INET6;
 		bits = 128;
 	} else
@@ -55,6 +58,12 @@ access_parse(const char *text, struct access_rule *rule, char *err,
 			goto bad;
 		rule->prefix = (int)prefix;
 	}
+	if (rule->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6) &&
+	    rule->prefix < 96) {
+		snprintf(err, errlen, "'%s' is an IPv4-mapped address; its "
+		    "prefix must be /96 or longer", text);
+		return -1;
+	}
 	for (i = 0; i < (size_t)bits; i++) {
 		if ((int)i >= rule->prefix &&
 		    (rule->addr[i / 8] & (0x80 >> (i % 8)))) {
@@ -62,6 +71,16 @@ access_parse(const char *text, struct access_rule *rule, char *err,
 			    "/%d prefix", text, rule->prefix);
 			return -1;
 		}
+	}
+	/*
+	 * A peer at ::ffff:a.b.c.d is judged as a.b.c.d, so a rule written
+	 * that way becomes the IPv4 rule it stands for.
+	 */
+	if (rule->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6)) {
+		memmove(rule->addr, rule->addr + 12, 4);
+		memset(rule->addr + 4, 0, sizeof rule->addr - 4);
+		rule->family = AF_INET;
+		rule->prefix -= 96;
 	}
 	return 0;
 bad:

@@ -59,13 +59,114 @@ bridge_raw(int fd)
 	return tcsetattr(fd, TCSANOW, &t);
 }
 
+/*
+ * Bytes on their way one way through the bridge.  Each direction has its
+ * own buffer, and no write ever blocks: a bridge that blocked typing a
+ * long paste into the session pty would stop reading what ptychatd
+ * echoes back, and ptychatd, blocked writing that echo, would stop
+ * reading the paste.  So a direction stops reading only while its own
+ * buffer is full, and the other direction goes on.
+ */
+#define BRIDGE_HUP	(POLLHUP | POLLERR | POLLNVAL)
+
+struct bridge_pipe {
+	int		 from, to;
+	char		 buf[16384];
+	size_t		 off, len;
+};
+
+/*
+ * Moves what it can through p without blocking.  Returns -1 when either
+ * end is gone, 0 otherwise.
+ */
+static int
+bridge_move(struct bridge_pipe *p, short rev_from, short rev_to)
+{
+	ssize_t n;
+
+	if (p->len == 0 && rev_from != 0) {
+		n = read(p->from, p->buf, sizeof p->buf);
+		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN))
+			return -1;
+		if (n > 0) {
+			p->off = 0;
+			p->len = (size_t)n;
+			/* Try at once: the other end usually has room. */
+			rev_to = POLLOUT;
+		}
+	}
+	if (p->len > 0 && rev_to != 0) {
+		n = write(p->to, p->buf + p->off, p->len);
+		if (n == -1 && errno != EINTR && errno != EAGAIN)
+			return -1;
+		if (n > 0) {
+			p->off += (size_t)n;
+			p->len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Copies keys to the session pty and the session to the window. */
+static int
+bridge_relay(int pty)
+{
+	enum { KEYS_IN, KEYS_OUT, SCREEN_IN, SCREEN_OUT };
+	static struct bridge_pipe keys, screen;
+	struct pollfd pfd[4];
+
+	keys.from = STDIN_FILENO;
+	keys.to = pty;
+	screen.from = pty;
+	screen.to = STDOUT_FILENO;
+	(void)io_nonblock(pty);
+	(void)io_nonblock(STDIN_FILENO);
+	(void)io_nonblock(STDOUT_FILENO);
+	pfd[KEYS_IN].fd = STDIN_FILENO;
+	pfd[KEYS_OUT].fd = pty;
+	pfd[SCREEN_IN].fd = pty;
+	pfd[SCREEN_OUT].fd = STDOUT_FILENO;
+	for (;;) {
+		if (resized) {
+			resized = 0;
+			bridge_copy_size(pty);
+		}
+		pfd[KEYS_IN].events = keys.len == 0 ? POLLIN : 0;
+		pfd[KEYS_OUT].events = keys.len > 0 ? POLLOUT : 0;
+		pfd[SCREEN_IN].events = screen.len == 0 ? POLLIN : 0;
+		pfd[SCREEN_OUT].events = screen.len > 0 ? POLLOUT : 0;
+		if (poll(pfd, 4, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			return 1;
+		}
+		/*
+		 * A hang-up shows even where nothing is polled for: the
+		 * window closed with keys still buffered (they have nowhere
+		 * to go), or the session ended with screen bytes left for
+		 * the window (it gets them, then the read sees the end).
+		 */
+		if (keys.len > 0 && (pfd[KEYS_IN].revents & BRIDGE_HUP))
+			return 0;
+		if (screen.len > 0 && (pfd[SCREEN_IN].revents & BRIDGE_HUP)) {
+			(void)io_write_until(STDOUT_FILENO, screen.buf +
+			    screen.off, screen.len, -1);
+			screen.len = 0;
+			continue;
+		}
+		/* Either end gone: the window closed, or the session ended. */
+		if (bridge_move(&keys, pfd[KEYS_IN].revents,
+		    pfd[KEYS_OUT].revents) == -1 ||
+		    bridge_move(&screen, pfd[SCREEN_IN].revents,
+		    pfd[SCREEN_OUT].revents) == -1)
+			return 0;
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
 	struct sigaction sa;
-	struct pollfd pfd[2];
-	char buf[16384];
-	ssize_t n;
 	int pty, raw;
 
 	if (argc != 3 || (strcmp(argv[1], "--raw") != 0 &&
@@ -95,34 +196,5 @@ main(int argc, char *argv[])
 	if (io_write_all(pty, "ready\n", 6) == -1)
 		return 1;
 
-	pfd[0].fd = STDIN_FILENO;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = pty;
-	pfd[1].events = POLLIN;
-	for (;;) {
-		if (resized) {
-			resized = 0;
-			bridge_copy_size(pty);
-		}
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			return 1;
-		}
-		if (pfd[0].revents != 0) {
-			n = read(STDIN_FILENO, buf, sizeof buf);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0 || io_write_all(pty, buf, (size_t)n) == -1)
-				return 0;	/* the window is gone */
-		}
-		if (pfd[1].revents != 0) {
-			n = read(pty, buf, sizeof buf);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n <= 0 || io_write_all(STDOUT_FILENO, buf,
-			    (size_t)n) == -1)
-				return 0;	/* the session has ended */
-		}
-	}
+	return bridge_relay(pty);
 }

@@ -220,8 +220,15 @@ console_send(unsigned long number, const char *text)
 	line[len] = '\0';
 	took = session_post(number, line, len);
 	free(line);
-	if (took > 0)
+	/* A stuck session may keep its verdict long: say what happens. */
+	if (took > 0 && number == 0)
+		snprintf(reply, sizeof reply, "sending to %d client%s\n", took,
+		    took == 1 ? "" : "s");
+	if (took > 0) {
+		if (number == 0)
+			console_show(reply, 0);
 		return;
+	}
 	if (took == -1)
 		snprintf(reply, sizeof reply, number ? "no session #%lu\n" :
 		    "no sessions\n", number);

@@ -145,6 +145,55 @@ void	 sanitize_init(struct sanitizer *);
 size_t	 sanitize_feed(struct sanitizer *, const void *, size_t, char *);
 size_t	 sanitize_finish(struct sanitizer *, char *);
 
+/* telnet.c */
+/*
+ * A telnet parser for what a client sends.  telnet_feed() takes bytes in
+ * any chunks and works until the end of the input, the first event, or a
+ * reply buffer too full for one more reply, whichever comes first:
+ * - it returns how many input bytes it used (at least one when len > 0
+ *   and reply is empty), and the caller feeds the rest again;
+ * - it writes the data it found to data (which may be the input itself)
+ *   and its length to *datalen, never more than it used: commands taken
+ *   out, IAC IAC made one 0xFF;
+ * - it appends to reply what must go back: WONT x for DO x and DONT x for
+ *   WILL x, once per option each way, never anything for DONT or WONT;
+ *   WILL TIMING-MARK for every DO TIMING-MARK; a visible line for AYT.
+ *   The caller sends reply after the data before it has been shown, then
+ *   sets replylen to 0;
+ * - it sets *event to what the client's user did (an interrupt, a break,
+ *   ...) after the data, or to TELNET_NONE.  Other commands (NOP, DM, GA,
+ *   unknown ones) and subnegotiations are dropped; a subnegotiation longer
+ *   than TELNET_SUB_MAX bytes is left, with an event, and what follows is
+ *   data.  EC and EL only show: the text before them is already shown.
+ */
+#define TELNET_REPLY_MAX	256
+#define TELNET_SUB_MAX		512
+
+enum telnet_event {
+	TELNET_NONE,
+	TELNET_INTERRUPT,	/* IP, telnet's ^C */
+	TELNET_BREAK,		/* BRK */
+	TELNET_ABORT_OUTPUT,	/* AO */
+	TELNET_ARE_YOU_THERE,	/* AYT, answered in reply */
+	TELNET_ERASE_CHAR,	/* EC */
+	TELNET_ERASE_LINE,	/* EL */
+	TELNET_SUB_TOO_LONG	/* SB without SE for TELNET_SUB_MAX bytes */
+};
+
+struct telnet {
+	int		 state;		/* where in a command we are */
+	unsigned char	 verb;		/* DO, DONT, WILL or WONT seen */
+	size_t		 sublen;	/* bytes of subnegotiation skipped */
+	unsigned char	 refused[2][32]; /* bits: WONT sent, DONT sent */
+	unsigned char	 reply[TELNET_REPLY_MAX];
+	size_t		 replylen;
+};
+
+void	 telnet_init(struct telnet *);
+size_t	 telnet_feed(struct telnet *, const void *, size_t, void *, size_t *,
+	    enum telnet_event *);
+const char *telnet_event_text(enum telnet_event);
+
 /* net.c */
 #define PEER_HOST_MAX	INET6_ADDRSTRLEN
 #define PEER_LABEL_MAX	(INET6_ADDRSTRLEN + 16)
@@ -263,6 +312,7 @@ struct server_config {
 	int		 plain;		/* --plain: no chat line editor */
 	int		 timestamps;	/* --timestamps on the client's lines */
 	const char	*log_dir;	/* --log-dir, or NULL */
+	int		 binary;	/* --binary: no telnet, 0xFF is data */
 };
 
 /*

@@ -79,6 +79,7 @@ usage(int status)
 "      --log-dir DIR      write a transcript of each session into DIR\n"
 "      --plain            no chat line: windows edit lines themselves\n"
 "      --timestamps       stamp each of the client's lines with the time\n"
+"      --binary           no telnet: show 0xFF bytes as they come\n"
 "  -q, --quiet            log errors (and the listening line) only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
@@ -250,9 +251,11 @@ int
 main(int argc, char *argv[])
 {
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
-	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS };
+	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS,
+	    OPT_BINARY };
 	static const struct option longopts[] = {
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
+		{ "binary",	no_argument,		NULL, OPT_BINARY },
 		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
 		{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
 		{ "allow",	required_argument,	NULL, OPT_ALLOW },
@@ -309,6 +312,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_TIMESTAMPS:
 			config.timestamps = 1;
+			break;
+		case OPT_BINARY:
+			config.binary = 1;
 			break;
 		case OPT_LOG_DIR:
 			if (*optarg == '\0')

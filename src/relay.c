@@ -120,11 +120,50 @@ relay_client_eof(struct session *s)
 	    "type is still sent while it is accepted. ***", s->peer.label);
 }
 
+/*
+ * Shows len bytes from the client, in in, which it may overwrite: telnet
+ * commands (unless --binary) are taken out and answered, and each
+ * interrupt or break shows as a notice in its place.  Returns -1 once the
+ * window is gone.
+ */
+static int
+relay_show(struct session *s, struct telnet *tn, struct sanitizer *san,
+    char *in, size_t len, char *out)
+{
+	enum telnet_event ev = TELNET_NONE;
+	size_t used, datalen, outlen;
+
+	do {
+		if (s->config->binary)
+			used = datalen = len;
+		else
+			used = telnet_feed(tn, in, len, in, &datalen, &ev);
+		outlen = sanitize_feed(san, in, datalen, out);
+		transcript_write(s->transcript, '<', out, outlen);
+		if (window_peer(s, out, outlen) == -1)
+			return -1;
+		if (ev != TELNET_NONE) {
+			transcript_event(s->transcript, "the client sent %s",
+			    telnet_event_text(ev));
+			window_note(s, "*** the client sent %s ***",
+			    telnet_event_text(ev));
+		}
+		/* After the data before it: a timing mark says it is done. */
+		if (tn->replylen > 0)
+			(void)session_reply(s, tn->reply, tn->replylen);
+		tn->replylen = 0;
+		in += used;
+		len -= used;
+	} while (len > 0);
+	return 0;
+}
+
 void *
 relay_socket_to_window(void *arg)
 {
 	struct session *s = arg;
 	struct sanitizer san;
+	struct telnet tn;
 	struct pollfd pfd[2];
 	char *in, *out;
 	size_t outlen;
@@ -138,6 +177,7 @@ relay_socket_to_window(void *arg)
 		goto done;
 	}
 	sanitize_init(&san);
+	telnet_init(&tn);
 	pfd[0].fd = s->sock;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = s->hangup;
@@ -154,9 +194,7 @@ relay_socket_to_window(void *arg)
 		if (n > 0) {
 			atomic_store(&s->last_active_ms, session_clock_ms());
 			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
-			outlen = sanitize_feed(&san, in, (size_t)n, out);
-			transcript_write(s->transcript, '<', out, outlen);
-			if (window_peer(s, out, outlen) == -1)
+			if (relay_show(s, &tn, &san, in, (size_t)n, out) == -1)
 				break;
 			continue;
 		}
@@ -225,6 +263,8 @@ static int
 relay_send_outbox(struct session *s)
 {
 	struct outbox_msg *m;
+	char line[256];
+	size_t len;
 	int console;
 
 	while ((m = outbox_take(&s->outbox)) != NULL) {
@@ -246,15 +286,19 @@ relay_send_outbox(struct session *s)
 			continue;
 		}
 		atomic_fetch_add(&s->bytes_out, (unsigned long long)m->len);
-		if (console) {
-			atomic_store(&s->last_active_ms, session_clock_ms());
-			transcript_event(s->transcript, "sent from the "
-			    "console: %.*s", (int)strcspn(m->data, "\n"),
-			    m->data);
-			window_note(s, "*** sent from the console: %.*s ***",
-			    (int)strcspn(m->data, "\n"), m->data);
+		if (!console) {
+			free(m);
+			continue;
 		}
+		atomic_store(&s->last_active_ms, session_clock_ms());
+		transcript_event(s->transcript, "sent from the console: %.*s",
+		    (int)strcspn(m->data, "\n"), m->data);
+		/* The verdict first: a stuck window may hold up the note. */
+		len = strcspn(m->data, "\n");
+		memcpy(line, m->data, len < sizeof line ? len : sizeof line);
 		session_report(s, m, 1, NULL);
+		window_note(s, "*** sent from the console: %.*s ***",
+		    (int)(len < sizeof line ? len : sizeof line), line);
 	}
 	return 0;
 }
@@ -264,6 +308,7 @@ relay_window_to_socket(struct session *s)
 {
 	struct editor_buf lines = { NULL, 0, 0 };
 	struct pollfd pfd[RELAY_POLL_MAX];
+	struct outbox_msg *m, *next;
 	enum session_state state;
 	char buf[4096];
 	uint64_t count;
@@ -345,6 +390,11 @@ relay_window_to_socket(struct session *s)
 		    "disconnected");
 	}
 out:
+	/* Nothing more is sent: whatever waits, or would, is refused. */
+	for (m = outbox_close(&s->outbox); m != NULL; m = next) {
+		next = m->next;
+		session_report(s, m, 0, "the session ended");
+	}
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);
 	editor_buf_free(&lines);

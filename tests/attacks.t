@@ -36,15 +36,13 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 
 sys.dont_write_bytecode = True     # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (TAP, Server, need_tools, read_text, tmpdir,  # noqa
-                     wait_for)
-from xdisplay import (X, cmdline_of, selection_owners, send_wm_delete,  # noqa
-                      start_xvfb, stop_display, stop_process, window_texts,
-                      xterms_mentioning)
+from ptytest import TAP, Sections, need_tools, read_text, wait_for  # noqa
+from xdisplay import (X, cmdline_of, private_display,  # noqa
+                      selection_owners, send_wm_delete, stop_process,
+                      window_texts, xterms_mentioning)
 
 # The xterm resources ptychatd turns off with -xrm (src/termcmd.c):
 # allowWindowOps, allowTitleOps...
@@ -136,17 +134,26 @@ CHAT_LINE = re.compile(rb"\x1b\[[0-9;]*[ABCJm]")
 # The probe runs inside an xterm, in place of ptychat-bridge: it writes
 # raw attack bytes to the terminal, then DSR 5n, whose answer (ESC [ 0 n)
 # comes after every answer to what went before it, and saves all it got.
+# Then it saves the line typed into its window: xterm passes a key on
+# only after it has sent the X server every request the bytes made (a
+# new title, a selection claimed).
 PROBE = r"""
 import os, select, sys, time, tty
+def save(path, data):
+    with open(path + ".part", "wb") as f:
+        f.write(data)
+    os.rename(path + ".part", path)
+def read_until(want, end):
+    got = b""
+    while want not in got and time.monotonic() < end:
+        if select.select([0], [], [], 0.1)[0]:
+            got += os.read(0, 4096)
+    return got
 tty.setraw(0)
 os.write(1, bytes.fromhex(sys.argv[1]) + b"\x1b[5n")
-got, end = b"", time.monotonic() + float(sys.argv[3])
-while not got.endswith(b"\x1b[0n") and time.monotonic() < end:
-    if select.select([0], [], [], 0.1)[0]:
-        got += os.read(0, 4096)
-with open(sys.argv[2] + ".part", "wb") as f:
-    f.write(got)
-os.rename(sys.argv[2] + ".part", sys.argv[2])
+end = time.monotonic() + float(sys.argv[3])
+save(sys.argv[2], read_until(b"\x1b[0n", end))
+save(sys.argv[2] + ".typed", read_until(b"\r", end + 10))
 time.sleep(60)
 """
 PROBE_BYTES = (b"\x1b]0;pwned\x07"                  # title, icon name
@@ -174,30 +181,38 @@ def brief(data, limit=300):
 
 t = TAP()
 need_tools(t, "Xvfb", "xterm", "xdotool")
+sections = Sections(t)
+NO_OWNER = {"PRIMARY": 0, "CLIPBOARD": 0}
 
-started = time.monotonic()
-tmp = tmpdir()
-xvfb = srv = srv2 = None
-clients = []
-probes = []
-try:
-    xvfb, display = start_xvfb(tmp)
-    if display is None:
-        t.ok(False, "Xvfb started", read_text(os.path.join(tmp, "xvfb.log")))
-        raise SystemExit
+
+def write_resources(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def display_up(tmp):
+    """A private Xvfb for the section: its display, or None (a failure)."""
+    display = private_display(sections, tmp)
+    t.ok(display, "a private Xvfb runs",
+         read_text(os.path.join(tmp, "xvfb.log")))
+    return display
+
+
+def attacks(tmp):
+    display = display_up(tmp)
+    if not display:
+        return
     x = X(display)
-    permissive = os.path.join(tmp, "permissive.ad")
-    with open(permissive, "w") as f:
-        f.write(PERMISSIVE)
-    dotfile = os.path.join(tmp, "dotfile.ad")
-    with open(dotfile, "w") as f:
-        f.write(DOTFILE)
-
+    permissive = write_resources(tmp, "permissive.ad", PERMISSIVE)
     terminal = ("xterm -l -lf %s/xterm-%%n.log -fn fixed -geometry 80x24"
                 % tmp)
-    srv = Server(os.path.join(tmp, "main"), terminal=terminal,
-                 env={"DISPLAY": display, "HOME": tmp,
-                      "XENVIRONMENT": permissive, "LC_ALL": "C"})
+    srv = sections.server(os.path.join(tmp, "main"), terminal=terminal,
+                          env={"DISPLAY": display, "HOME": tmp,
+                               "XENVIRONMENT": permissive, "LC_ALL": "C"})
+    clients = []
+    sections.defer(lambda: [c.close() for c in clients])
 
     def log_of(n):
         return read_bytes(os.path.join(tmp, "xterm-%d.log" % n))
@@ -205,8 +220,7 @@ try:
     def log_has(n, needle, timeout=5.0):
         return wait_for(lambda: needle in log_of(n), timeout)
 
-    no_owner = {"PRIMARY": 0, "CLIPBOARD": 0}
-    t.eq(selection_owners(display), no_owner,
+    t.eq(selection_owners(display), NO_OWNER,
          "no one owns PRIMARY or CLIPBOARD before the attacks")
 
     unclosed = []
@@ -259,13 +273,13 @@ try:
         marker = "after-attack-%d" % n
         typed = x.type_line(wid, marker)
         c.wait_data(marker + "\n")
-        c.wait_data("anything after it", 0.2)
         check_reply(typed and c.buf == marker.encode() + b"\n",
                     "%s: the client gets only the line typed after it"
                     % name,
                     "focus %s; client got %s" % (x.focused(), brief(c.buf)))
 
-        # (a) Checked last, when xterm has long since flushed any change.
+        # (a) Checked last: xterm passed the marker's keys on, so it had
+        # sent the X server any change the attack made.
         after = window_texts(display, wid) or {}
         t.ok(x.name(wid) == title and after == before and
              before.get("WM_NAME") == title.encode(),
@@ -274,10 +288,8 @@ try:
                  {k: v and brief(v, 60) for k, v in before.items()},
                  {k: v and brief(v, 60) for k, v in after.items()}))
         if extra == "selections":
-            t.ok(wait_for(lambda: selection_owners(display) != no_owner,
-                          0.2) is False,
-                 "%s: PRIMARY and CLIPBOARD still have no owner" % name,
-                 selection_owners(display))
+            t.eq(selection_owners(display), NO_OWNER,
+                 "%s: PRIMARY and CLIPBOARD still have no owner" % name)
 
         # The close button; the client must see its session end.
         if not (send_wm_delete(display, wid) and c.wait_eof()):
@@ -288,21 +300,32 @@ try:
     t.ok(srv.proc.poll() is None, "the server ran through every attack")
     status = srv.stop(timeout=10)
     t.eq(status, 0, "SIGTERM then stops the server with status 0")
+    t.ok(wait_for(lambda: not xterms_mentioning(tmp), 5.0),
+         "no xterm is left running", xterms_mentioning(tmp))
 
-    # The -xrm hardening on its own.  A second server, with xterm named
-    # by its path; then that very command line is run again with a probe
-    # in place of ptychat-bridge, so raw bytes reach xterm directly.
-    srv2 = Server(os.path.join(tmp, "second"),
-                  terminal="%s -l -lf %s/hard-%%n.log -fn fixed"
-                  % (shutil.which("xterm"), tmp),
-                  env={"DISPLAY": display, "HOME": tmp,
-                       "XENVIRONMENT": os.devnull})
-    clients.append(srv2.connect())
+
+def hardening(tmp):
+    """The -xrm hardening on its own.  A server with xterm named by its
+    path; then that very command line is run again with a probe in place
+    of ptychat-bridge, so raw bytes reach xterm directly."""
+    display = display_up(tmp)
+    if not display:
+        return
+    x = X(display)
+    permissive = write_resources(tmp, "permissive.ad", PERMISSIVE)
+    dotfile = write_resources(tmp, "dotfile.ad", DOTFILE)
+    srv2 = sections.server(os.path.join(tmp, "second"),
+                           terminal="%s -l -lf %s/hard-%%n.log -fn fixed"
+                           % (shutil.which("xterm"), tmp),
+                           env={"DISPLAY": display, "HOME": tmp,
+                                "XENVIRONMENT": os.devnull})
+    client = srv2.connect()
+    sections.defer(client.close)
     pids = wait_for(lambda: xterms_mentioning(tmp + "/hard-"), 10)
     argv = cmdline_of(pids[0]) if pids and len(pids) == 1 else None
     if not t.ok(argv is not None, "the second server's xterm runs",
                 srv2.text()):
-        raise SystemExit
+        return
     cut = argv.index("-e") if "-e" in argv else len(argv)
     user_end = argv.index("fixed") + 1
     for op in OPS:
@@ -328,7 +351,7 @@ try:
             os.environ, DISPLAY=display, HOME=tmp, XENVIRONMENT=resources),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
-        probes.append(proc)
+        sections.defer(stop_process, proc)
         try:
             if not wait_for(lambda: os.path.exists(out), 10):
                 return None
@@ -336,20 +359,20 @@ try:
                                          str(proc.pid))[1], 5)
             if not wid or len(wid.split()) != 1:
                 return None
-            owners = wait_for(lambda: selection_owners(display) != no_owner
-                              and selection_owners(display), 0.3)
+            if not (x.type_line(wid, "done") and wait_for(
+                    lambda: os.path.exists(out + ".typed"), 10)):
+                return None
             texts = window_texts(display, wid)
             if texts is None:
                 return None
-            return (texts, owners or selection_owners(display),
-                    read_bytes(out))
+            return texts, selection_owners(display), read_bytes(out)
         finally:
             stop_process(proc)
 
     def untouched(got, tag):
         texts, owners, answers = got
         return (texts["WM_NAME"] == texts["WM_ICON_NAME"] == tag.encode()
-                and owners == no_owner and answers == b"\x1b[0n")
+                and owners == NO_OWNER and answers == b"\x1b[0n")
 
     base = argv[:cut]
     bare = [a for i, a in enumerate(base)
@@ -372,21 +395,8 @@ try:
     t.eq(srv2.stop(timeout=10), 0, "the second server stops with status 0")
     left = wait_for(lambda: not xterms_mentioning(tmp), 5.0)
     t.ok(left, "no xterm is left running", xterms_mentioning(tmp))
-    t.diag("attacks.t ran for %.1f s" % (time.monotonic() - started))
-except SystemExit:
-    pass
-except Exception:
-    t.ok(False, "the test ran to its end", traceback.format_exc())
-finally:
-    for c in clients:
-        c.close()
-    for s in (srv, srv2):
-        if s:
-            s.cleanup()
-            if t.failed:
-                t.diag(s.text()[-3000:])
-    for p in probes:
-        stop_process(p)
-    stop_display(xvfb, tmp)
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("attacks", attacks)
+sections.run("-xrm hardening", hardening)
 t.done()

@@ -4,22 +4,20 @@
 # break a half-typed command.
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, STANDIN, TAP, Client, need_tools,  # noqa
-                     process_alive, read_text, tmpdir, wait_for)
+from ptytest import (PTYCHATD, STANDIN, TAP, Client, Sections,  # noqa
+                     need_tools, process_alive, read_text, wait_for)
 
 t = TAP()
 need_tools(t, "tmux")
-tmp = tmpdir()
-env = dict(os.environ, TMUX_TMPDIR=tmp)
+sections = Sections(t)
+# Each section's private tmux server lives in its TMUX_TMPDIR.
+env = dict(os.environ)
 env.pop("TMUX", None)
-windows = os.path.join(tmp, "windows")
-os.makedirs(windows)
 
 
 def tmux(*args):
@@ -36,14 +34,29 @@ def last_line():
     return lines[-1] if lines else ""
 
 
-def command(text):
-    """Types a command; returns the screen once its echo is there."""
+def command(text, line=None):
+    """Types a command (the rest of line, when part of it is typed
+    already); returns the screen once the command line and a new prompt
+    below it, which comes after the command's answer, are there."""
     tmux("send-keys", "-t", "con", text, "Enter")
-    wait_for(lambda: "ptychatd> " + text in screen())
+    done = re.compile(re.escape("ptychatd> " + (line or text)) +
+                      r"\n(.*\n)*ptychatd>")
+    wait_for(lambda: done.search(screen()))
     return screen()
 
 
-try:
+def private_tmux(tmp):
+    """Points tmux at a server of the section's own, killed at its end;
+    returns the directory for the windows."""
+    env["TMUX_TMPDIR"] = tmp
+    sections.defer(tmux, "kill-server")
+    windows = os.path.join(tmp, "windows")
+    os.makedirs(windows)
+    return windows
+
+
+def console(tmp):
+    windows = private_tmux(tmp)
     # stdin, stdout and stderr on the pane: the console, with the log
     # lines coming through it.
     tmux("new-session", "-d", "-s", "con", "-x", "110", "-y", "40",
@@ -67,12 +80,13 @@ try:
     tmux("send-keys", "-t", "con", "lis")
     wait_for(lambda: last_line().endswith("ptychatd> lis"))
     c = Client(socket.create_connection(("127.0.0.1", port), 5))
-    t.ok(wait_for(lambda: "session 3" in screen()), "a third client "
+    t.ok(wait_for(lambda: re.search(r"session 3 \S+: window open", screen())),
+         "a third client "
          "connects, and its log line shows", screen())
     t.ok(wait_for(lambda: last_line() == "ptychatd> lis"),
          "the half-typed command is still whole on the last line",
          screen())
-    s = command("t")
+    s = command("t", "list")
     rows = re.findall(r"^\s*(\d+)\s+127\.0\.0\.1:\d+\s+\S+\s+(\S+)\s+(\S+)"
                       r"\s+(.+?)\s*$", s, re.M)
     t.eq([(r[0], r[1], r[3]) for r in rows[-3:]],
@@ -80,7 +94,9 @@ try:
          "list: number, client, age, bytes in and out, state")
 
     command("say 2 just for b")
-    t.ok(b.wait_data("just for b\n") and not a.wait_data("just", 0.3),
+    command("say 1 just for a")
+    t.ok(b.wait_data("just for b\n") and a.wait_data("just for a\n") and
+         b"just for b" not in a.buf and b"just for a" not in b.buf,
          "say N TEXT reaches that client only", (a.buf, b.buf))
     t.ok(wait_for(lambda: "sent from the console: just for b" in
                   read_text(os.path.join(windows, "2.out"))),
@@ -97,7 +113,9 @@ try:
          "and closes its window")
     t.ok(wait_for(lambda: "hung up from the console" in screen()),
          "and logs it", screen())
-    t.ok(not a.eof and not b.eof, "the others stay connected")
+    command("all still here")
+    t.ok(a.wait_data("still here\n") and b.wait_data("still here\n") and
+         not a.eof and not b.eof, "the others stay connected")
     s = command("say 9 nobody")
     t.ok("no session #9" in s, "say to a missing session says so")
     s = command("frobnicate")
@@ -106,33 +124,37 @@ try:
     s = command("help")
     t.ok(all(w in s for w in ("list", "say N TEXT", "all TEXT", "kick N",
                               "quit")), "help lists the commands")
-    command("quit")
+    tmux("send-keys", "-t", "con", "quit", "Enter")
     t.ok(a.wait_eof() and b.wait_eof(), "quit closes every session")
     t.ok(wait_for(lambda: "status 0" in screen()),
          "and ptychatd exits 0", screen())
 
-    # Started in the background from a shell, ptychatd takes no console
-    # (a tcsetattr there would stop it with SIGTTOU) and goes on serving.
+
+def background(tmp):
+    """Started in the background from a shell, ptychatd takes no console
+    (a tcsetattr there would stop it with SIGTTOU) and goes on serving."""
+    windows = private_tmux(tmp)
     tmux("new-session", "-d", "-s", "bg", "-x", "110", "-y", "40",
          "bash --norc --noprofile")
     wait_for(lambda: "$" in screen("bg") or "#" in screen("bg"))
     tmux("send-keys", "-t", "bg", "%s -p 0 -b 127.0.0.1 -t '%s --dir %s "
-         "--name %%n' 2>%s/bg.log & sleep 1; jobs -l"
-         % (PTYCHATD, STANDIN, windows, tmp), "Enter")
+         "--name %%n' 2>%s/bg.log &" % (PTYCHATD, STANDIN, windows, tmp),
+         "Enter")
     m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
                                    read_text(os.path.join(tmp, "bg.log"))))
-    t.ok(m and wait_for(lambda: "Running" in screen("bg")) and
-         "Stopped" not in screen("bg"), "in the background it keeps running",
-         screen("bg"))
     d = Client(socket.create_connection(("127.0.0.1", int(m.group(1))), 5))
     d.send("from the background\n")
     t.ok(wait_for(lambda: "from the background" in
-                  read_text(os.path.join(windows, "4.out")) +
                   read_text(os.path.join(windows, "1.out"))),
-         "and serves a client")
+         "in the background it serves a client")
+    # It has passed the point where it would take a console.
+    tmux("send-keys", "-t", "bg", "jobs -l", "Enter")
+    t.ok(wait_for(lambda: "Running" in screen("bg")) and
+         "Stopped" not in screen("bg"), "and keeps running", screen("bg"))
     tmux("send-keys", "-t", "bg", "kill %1", "Enter")
     t.ok(d.wait_eof(), "until it is killed")
-finally:
-    tmux("kill-server")
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("console", console)
+sections.run("background", background)
 t.done()

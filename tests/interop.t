@@ -10,14 +10,13 @@
 # PTYCHAT_REQUIRE_X=1.
 import os
 import select
-import shutil
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHAT, REQUIRE, SLOW, TAP, Server,  # noqa: E402
-                     children_of, kill_all, process_alive, tmpdir,
+from ptytest import (PTYCHAT, SLOW, TAP, Sections,  # noqa: E402
+                     children_of, kill_all, missing_tools, process_alive,
                      wait_for)
 
 TIMEOUT = 5.0 * SLOW
@@ -51,16 +50,12 @@ CHECKS_PLAIN = 4        # without
 
 def openbsd_nc():
     """Returns None when nc is OpenBSD's (it has -N), or why not."""
-    if shutil.which("nc") is None:
-        return "not installed: nc"
+    if missing_tools("nc"):
+        return missing_tools("nc")
     p = subprocess.run(["nc", "-h"], capture_output=True, timeout=TIMEOUT)
     if b"OpenBSD netcat" not in p.stdout + p.stderr:
         return "nc is not OpenBSD netcat (no -N)"
     return None
-
-
-def tool_missing(name):
-    return None if shutil.which(name) else "not installed: " + name
 
 
 class Tool:
@@ -72,16 +67,6 @@ class Tool:
         self.half_close = half_close    # stdin EOF leaves reading open
         self.greets = greets            # sends "hello from NAME" itself
         self.want_stderr = want_stderr  # ours: exit 0 with this stderr
-
-
-def skip(t, count, name, reason):
-    """Skips count checks, or fails one when every tool is required."""
-    if REQUIRE:
-        t.ok(False, "%s: required tool missing: %s" % (name, reason))
-        return
-    for _ in range(count):
-        t.count += 1
-        print("ok %d - %s # SKIP %s" % (t.count, name, reason), flush=True)
 
 
 def read_until(p, want, timeout=TIMEOUT):
@@ -157,17 +142,15 @@ def exercise(t, srv, number, tool):
 
 
 t = TAP()
-tmp = tmpdir()
-srv = None
-procs = []
+sections = Sections(t)
 tools = [
     Tool("nc", ["nc", "-N", "127.0.0.1", "PORT"], openbsd_nc(), True),
-    Tool("ncat", ["ncat", "127.0.0.1", "PORT"], tool_missing("ncat"), True),
+    Tool("ncat", ["ncat", "127.0.0.1", "PORT"], missing_tools("ncat"), True),
     # socat quits 0.5 s after its stdin ends: no half-close checks.
     Tool("socat", ["socat", "-", "TCP:127.0.0.1:PORT"],
-         tool_missing("socat"), False),
+         missing_tools("socat"), False),
     # telnet ends the connection at the end of its input, and sends \r\n.
-    Tool("telnet", ["telnet", "127.0.0.1", "PORT"], tool_missing("telnet"),
+    Tool("telnet", ["telnet", "127.0.0.1", "PORT"], missing_tools("telnet"),
          False),
     # The script sends its first line, with CRLF, before reading stdin.
     Tool("python socket script",
@@ -176,27 +159,27 @@ tools = [
     Tool("ptychat", [PTYCHAT, "127.0.0.1", "PORT"], None, True, False,
          "ptychat: connection closed by server\n"),
 ]
-try:
-    srv = Server(tmp)
+
+
+def every_client(tmp):
+    srv = sections.server(tmp)
+    procs = []
+    sections.defer(kill_all, procs)
     number = 0
     for tool in tools:
         count = CHECKS_FULL if tool.half_close else CHECKS_PLAIN
         count += tool.want_stderr is not None
         if tool.missing:
-            skip(t, count, tool.name, tool.missing)
+            t.skip(tool.name, tool.missing, count, tool=True)
             continue
         number += 1
         procs.append(exercise(t, srv, number, tool))
 
     t.ok(srv.proc.poll() is None, "the server is still running")
     t.eq(srv.stop(), 0, "the server stops cleanly with SIGTERM")
-finally:
-    kill_all(procs)
-    if srv:
-        srv.cleanup()
-        if t.failed:
-            t.diag(srv.text())
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("every client", every_client)
 wait_for(lambda: children_of(os.getpid()) == [], 2.0)
 t.eq([pid for pid, _ in children_of(os.getpid()) if process_alive(pid)], [],
      "no client or server process is left behind")

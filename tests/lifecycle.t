@@ -2,7 +2,6 @@
 # How sessions end, how the server stops, and that nothing is left behind:
 # no zombie, no fd, no thread, no window process.
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -10,32 +9,20 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (REQUIRE, STANDIN, TAP, Server, children_of,  # noqa
-                     fd_count, process_alive, settled, thread_count, tmpdir,
-                     wait_for, zombies)
+from ptytest import (STANDIN, TAP, Sections, children_of,  # noqa: E402
+                     fd_count, missing_tools, process_alive, settled,
+                     thread_count, wait_for, zombies)
 
 NO_WINDOW = b"ptychatd: no operator window is available\n"
 t = TAP()
-
-
-def section(name, fn):
-    tmp = tmpdir()
-    srv = None
-    try:
-        srv = fn(tmp)
-    except Exception as e:  # a crash in a test is a failure, not an abort
-        t.ok(False, "%s: %s: %s" % (name, type(e).__name__, e))
-    finally:
-        if isinstance(srv, Server):
-            if t.failed:
-                t.diag(srv.text())
-            srv.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+# Each section's servers are stopped and checked after it.
+sections = Sections(t)
+server = sections.server
 
 
 def churn(tmp):
     """Fifty sessions come and go; fds, threads, children come back."""
-    srv = Server(tmp)
+    srv = server(tmp)
 
     def one_session(i):
         c = srv.connect()
@@ -76,7 +63,7 @@ def churn(tmp):
 
 def reset(tmp):
     """A client that resets: a notice in its window; others carry on."""
-    srv = Server(tmp)
+    srv = server(tmp)
     a = srv.connect()
     wa = srv.window(1)
     b = srv.connect()
@@ -105,7 +92,7 @@ def reset(tmp):
 
 def sigterm(tmp):
     """SIGTERM closes every session and reaps every window."""
-    srv = Server(tmp)
+    srv = server(tmp)
     clients, pids = [], []
     for i in range(1, 4):
         clients.append(srv.connect())
@@ -121,21 +108,20 @@ def sigterm(tmp):
     t.ok(srv.wait_log(r"stopped"), "SIGTERM: the server says it stopped")
     # Connections the server closed sit in TIME_WAIT; a new server must
     # still get the port (SO_REUSEADDR).
-    again = Server(os.path.join(tmp, "again"), args=["-p", str(srv.port)])
+    again = server(os.path.join(tmp, "again"), args=["-p", str(srv.port)])
     t.eq(again.port, srv.port, "a new server binds the same port at once")
-    again.cleanup()
     return srv
 
 
 def sigint_idle(tmp):
-    srv = Server(tmp)
+    srv = server(tmp)
     t.eq(srv.stop(signal.SIGINT), 0, "SIGINT with no session: exit 0")
     return srv
 
 
 def missing_terminal(tmp):
     """No terminal program: one line to the client; the server goes on."""
-    srv = Server(tmp, terminal=os.path.join(tmp, "no-such-terminal"))
+    srv = server(tmp, terminal=os.path.join(tmp, "no-such-terminal"))
     t.ok(srv.wait_log(r"warning: terminal program '.*no-such-terminal' "
                       r"not found"), "a missing terminal is reported at start")
     for n in (1, 2):
@@ -154,7 +140,7 @@ def missing_terminal(tmp):
 
 def early_exit(tmp):
     """A terminal that exits before its window opens (no display, say)."""
-    srv = Server(tmp, terminal="%s --exit-early --dir %s --name %%n"
+    srv = server(tmp, terminal="%s --exit-early --dir %s --name %%n"
                  % (STANDIN, tmp))
     c = srv.connect()
     t.ok(c.wait_eof() and c.buf == NO_WINDOW,
@@ -171,16 +157,14 @@ def early_exit(tmp):
 def no_display(tmp):
     """No DISPLAY: warned at start; a real xterm then cannot open, and the
     client is told so at once (no waiting for a time-out)."""
-    terminal = "xterm" if shutil.which("xterm") else None
-    srv = Server(tmp, terminal=terminal, env={"DISPLAY": ""})
+    missing = missing_tools("xterm")
+    terminal = None if missing else "xterm"
+    srv = server(tmp, terminal=terminal, env={"DISPLAY": ""})
     t.ok(srv.wait_log(r"warning: DISPLAY is not set"),
          "an unset DISPLAY is reported at start")
-    if terminal is None:
-        if REQUIRE:
-            t.ok(False, "xterm is required (PTYCHAT_REQUIRE_X=1)")
-        else:
-            print("ok %d # SKIP xterm is not installed" % (t.count + 1))
-            t.count += 1
+    if missing:
+        t.skip("with no display, an xterm client is told no window is "
+               "available", missing, 2, tool=True)
         return srv
     c = srv.connect()
     t.ok(c.wait_eof(5) and c.buf == NO_WINDOW,
@@ -195,5 +179,5 @@ for name, fn in [("churn", churn), ("reset", reset), ("sigterm", sigterm),
                  ("sigint", sigint_idle),
                  ("missing terminal", missing_terminal),
                  ("early exit", early_exit), ("no display", no_display)]:
-    section(name, fn)
+    sections.run(name, fn)
 t.done()

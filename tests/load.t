@@ -329,6 +329,10 @@ def churn(tmp):
     return srv
 
 
+# The end of a client's marker line, typed in its window.
+MARKED = re.compile(rb"\nend-\d+\n")
+
+
 def many(tmp):
     """MANY sessions at once, each with its own window and reply."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -351,28 +355,34 @@ def many(tmp):
     sel = selectors.DefaultSelector()
     clients = {}            # socket -> bytes received
 
-    def open_sessions(n):
-        """Connects n more clients and waits for every greeting."""
-        start = time.monotonic()
-        for _ in range(n):
-            s = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
-            s.setblocking(False)
-            clients[s] = b""
-            sel.register(s, selectors.EVENT_READ)
-        deadline = start + 60 * SLOW
-        waiting = sum(1 for got in clients.values() if b"\n" not in got)
+    def receive(done, timeout):
+        """Reads the clients until what each got is done(), or it has
+        closed, or the deadline passes."""
+        deadline = time.monotonic() + timeout * SLOW
+        waiting = set(key.fileobj for key in sel.get_map().values()
+                      if not done(clients[key.fileobj]))
         while waiting and time.monotonic() < deadline:
             for key, _ in sel.select(0.5):
                 try:
                     data = key.fileobj.recv(4096)
                 except (BlockingIOError, ConnectionError):
                     continue
-                if b"\n" not in clients[key.fileobj]:
-                    # A client closed before its greeting counts as done.
-                    waiting -= b"\n" in data or not data
                 clients[key.fileobj] += data
                 if not data:
                     sel.unregister(key.fileobj)
+                if not data or done(clients[key.fileobj]):
+                    waiting.discard(key.fileobj)
+
+    def open_sessions(n):
+        """Connects n more clients and waits for every greeting (a client
+        closed before its greeting counts as done)."""
+        start = time.monotonic()
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
+            s.setblocking(False)
+            clients[s] = b""
+            sel.register(s, selectors.EVENT_READ)
+        receive(lambda got: b"\n" in got, 60)
         return time.monotonic() - start
 
     def report(n, took):
@@ -416,19 +426,24 @@ def many(tmp):
         got = clients[s][len(b"hi-%d\n" % n):]
         got += recv_until(s, b"reply-%d\n" % n, 10) \
             if b"\n" not in got else b""
+        clients[s] = b"hi-%d\n" % n + got
+        s.setblocking(False)
         if got != b"reply-%d\n" % n:
             wrong.append((n, got))
     t.eq(wrong, [], "many: each of %d sampled clients gets the reply typed "
          "in its own window" % len(sample))
-    quiet = []
-    for s in clients:
-        s.setblocking(False)
-        try:
-            if s.recv(4096):
-                quiet.append(s.getsockname())
-        except BlockingIOError:
-            pass
-    t.eq(quiet, [], "many: no client gets anything more")
+    # A marker typed in every window: once each client has its own, a
+    # stray line would have come before it.
+    for n in greeted:
+        fd = os.open(os.path.join(srv.windows, "%d.in" % n), os.O_WRONLY)
+        os.write(fd, b"end-%d\r" % n)
+        os.close(fd)
+    receive(MARKED.search, 30)
+    extra = [(n, clients[s]) for n, s in sorted(greeted.items())
+             if clients[s] != b"hi-%d\n%send-%d\n"
+             % (n, b"reply-%d\n" % n if n in sample else b"", n)]
+    t.eq(extra[:5], [], "many: no client gets anything more (before a "
+         "marker typed in every window)")
     failures = re.findall(r".*(?:cannot|thread:|openpty|accept:|no window"
                           r"|too many).*", srv.text())
     t.eq(failures[:5], [], "many: the server logged no failure")

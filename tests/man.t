@@ -6,12 +6,15 @@ import re
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import PTYCHAT, PTYCHATD, TAP, TOP, need_tools, run  # noqa
+from ptytest import (PTYCHAT, PTYCHATD, TAP, TOP, Sections,  # noqa
+                     need_tools, run)
 
 t = TAP()
 need_tools(t, "mandoc")
-pages = {"ptychatd": PTYCHATD, "ptychat": PTYCHAT}
-for name, binary in pages.items():
+sections = Sections(t)
+
+
+def manual(name, binary):
     page = os.path.join(TOP, "man", name + ".1")
     status, out, err = run(["mandoc", "-Tlint", "-W", "warning", page])
     t.ok(status == 0 and out == "" and err == "",
@@ -42,4 +45,8 @@ for name, binary in pages.items():
         status, out, err = run([binary, word, "--help"], timeout=5)
         t.ok(status == 0 and "unrecognized option" not in err,
              "%s accepts %s, as documented" % (name, word), err)
+
+
+for name, binary in (("ptychatd", PTYCHATD), ("ptychat", PTYCHAT)):
+    sections.run(name + ".1", lambda tmp: manual(name, binary))
 t.done()

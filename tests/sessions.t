@@ -3,22 +3,27 @@
 # its own client, each reply reaches only its own client, and hostile
 # bytes arrive in visible form.
 import os
-import shutil
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import TAP, Server, fd_targets, tmpdir  # noqa: E402
+from ptytest import (TAP, Sections, children_of, fd_targets,  # noqa: E402
+                     process_alive)
 
 t = TAP()
-tmp = tmpdir()
-srv = None
-try:
-    srv = Server(tmp)
+sections = Sections(t)
+
+
+def three_clients(tmp):
+    srv = sections.server(tmp)
     clients, windows = [], []
     for i in range(1, 4):
         clients.append(srv.connect())
         windows.append(srv.window(i))
-    t.ok(True, "three clients connected and three windows opened")
+    pids = [w.pid for w in windows]
+    t.ok(len(set(pids)) == 3 and all(process_alive(p) for p in pids) and
+         sorted(p for p, _ in children_of(srv.pid)) == sorted(pids),
+         "three clients connected: three window processes of the server's "
+         "run", (pids, children_of(srv.pid)))
 
     for i, w in enumerate(windows, 1):
         t.ok(w.title().startswith("ptychat #%d 127.0.0.1:" % i),
@@ -46,9 +51,13 @@ try:
     for i, c in enumerate(clients, 1):
         t.ok(c.wait_data("reply to %d\n" % i),
              "client %d gets the reply typed in its window" % i, c.buf)
+    # A marker typed after the replies: once it is in, any stray line
+    # would be too.
+    for i, w in enumerate(windows, 1):
+        w.type("marker %d\r" % i)
     for i, c in enumerate(clients, 1):
-        c.wait_data("never sent", 0.3)
-        t.eq(c.buf, b"reply to %d\n" % i,
+        c.wait_data("marker %d\n" % i)
+        t.eq(c.buf, b"reply to %d\nmarker %d\n" % (i, i),
              "client %d gets nothing else" % i)
 
     # Line editing: Backspace is ^H in xterm's -S mode; ^U kills a line.
@@ -62,8 +71,8 @@ try:
          "^D in the window does not end the session", clients[0].buf)
 
     # Hostile bytes are shown, never obeyed.
-    clients[1].send(b"\x1b]2;owned\x07\x9b6n\xc2\x9d\xff|\rX\n")
-    want = "^[]2;owned^G\\x9B6n\\u009D\\xFF|^MX\r\n"
+    clients[1].send(b"\x1b]2;owned\x07\x9b6n\xc2\x9d\xfe|\rX\n")
+    want = "^[]2;owned^G\\x9B6n\\u009D\\xFE|^MX\r\n"
     t.ok(windows[1].wait_text(want),
          "escape sequences, C1 controls and bad UTF-8 arrive escaped",
          repr(windows[1].text()[-80:]))
@@ -102,10 +111,7 @@ try:
     t.ok(srv.proc.poll() is None, "the server is still running")
     for c in clients:
         c.close()
-finally:
-    if srv:
-        srv.cleanup()
-        if t.failed:
-            t.diag(srv.text())
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("three clients", three_clients)
 t.done()

@@ -225,10 +225,18 @@ type_keys(int fd, const char *keys, size_t len)
 {
 	ssize_t n;
 
+	struct pollfd pfd;
+
 	while (len > 0) {
 		n = write(fd, keys, len);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && errno == EAGAIN) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			(void)poll(&pfd, 1, -1);
+			continue;
+		}
 		if (n <= 0)
 			die("typing");
 		keys += n;
@@ -307,6 +315,8 @@ main(int argc, char *argv[])
 {
 	const char *dir = NULL, *name = NULL, *title = "";
 	char path[4096], pidtext[32], buf[65536], *slash, *end;
+	static char typed[65536];
+	size_t typed_off = 0, typed_len = 0;
 	struct sigaction sa;
 	struct pollfd pfd[2];
 	struct trigger *t;
@@ -415,11 +425,17 @@ main(int argc, char *argv[])
 	snprintf(pidtext, sizeof pidtext, "%ld\n", (long)getpid());
 	write_file(path, pidtext);
 
+	/*
+	 * Like xterm, typing never blocks the screen: keys from the FIFO
+	 * wait in typed[] while the pty has no room, and the screen is read
+	 * meanwhile.
+	 */
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	pfd[0].fd = fd;
-	pfd[0].events = POLLIN;
 	pfd[1].fd = in;
-	pfd[1].events = POLLIN;
 	while (!closing) {
+		pfd[0].events = POLLIN | (typed_len > 0 ? POLLOUT : 0);
+		pfd[1].events = typed_len > 0 ? 0 : POLLIN;
 		if (sum_wanted) {
 			sum_wanted = 0;
 			sum_write();
@@ -429,9 +445,17 @@ main(int argc, char *argv[])
 				continue;
 			die("poll");
 		}
-		if (pfd[0].revents != 0) {
+		if (typed_len > 0 && (pfd[0].revents & POLLOUT)) {
+			n = write(fd, typed + typed_off, typed_len);
+			if (n > 0) {
+				typed_off += (size_t)n;
+				typed_len -= (size_t)n;
+			}
+		}
+		if (pfd[0].revents & ~POLLOUT) {
 			n = read(fd, buf, chunk);
-			if (n <= 0 && !(n == -1 && errno == EINTR))
+			if (n <= 0 && !(n == -1 &&
+			    (errno == EINTR || errno == EAGAIN)))
 				break;	/* the server closed the slave */
 			if (n > 0) {
 				screen_show(out, buf, (size_t)n);
@@ -442,9 +466,11 @@ main(int argc, char *argv[])
 			}
 		}
 		if (pfd[1].revents != 0) {
-			n = read(in, buf, sizeof buf);
-			if (n > 0)
-				type_keys(fd, buf, (size_t)n);
+			n = read(in, typed, sizeof typed);
+			if (n > 0) {
+				typed_off = 0;
+				typed_len = (size_t)n;
+			}
 		}
 		if (sum_mark != NULL && sum_count != last_count &&
 		    now_s() - last_sum >= 0.1) {

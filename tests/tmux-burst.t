@@ -95,7 +95,7 @@ def one_round(tmp, srv, first):
 
 def burst(tmp):
     srv = sections.server(tmp, terminal="auto",
-                          env={"DISPLAY": "", "TMUX": "",
+                          env={"DISPLAY": None, "TMUX": None,
                                "TMUX_TMPDIR": tmp})
     t.ok(srv.wait_log(r"client windows open in tmux session 'ptychat'"),
          "no display, outside tmux: windows go to a detached session",

@@ -6,20 +6,20 @@
 # session and says how to attach.
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, TAP, Client, need_tools, read_text,  # noqa
-                     tmpdir, wait_for)
+from ptytest import (PTYCHATD, TAP, Client, Sections, need_tools,  # noqa
+                     read_text, wait_for)
 
 t = TAP()
 need_tools(t, "tmux")
-tmp = tmpdir()
-# A private tmux server: its socket lives under our own TMUX_TMPDIR.
-env = dict(os.environ, TMUX_TMPDIR=tmp)
+sections = Sections(t)
+# A private tmux server per section: its socket lives under the section's
+# TMUX_TMPDIR.
+env = dict(os.environ)
 env.pop("TMUX", None)
 env.pop("DISPLAY", None)
 
@@ -54,7 +54,7 @@ def converse(session, port, n):
     t.ok(title, "client %d gets a tmux window named 'ptychat #%d ...'"
          % (n, n), window_ids(session))
     if not title:
-        return c
+        return c, None
     wid = window_ids(session)[title]
     t.ok(wait_for(lambda: "Close this window" in pane_text(wid), 10),
          "window %d shows the banner" % n, pane_text(wid))
@@ -67,8 +67,14 @@ def converse(session, port, n):
     return c, wid
 
 
-try:
-    # 1. The operator's ptychatd runs inside a tmux pane, no DISPLAY.
+def private_tmux(tmp):
+    env["TMUX_TMPDIR"] = tmp
+    sections.defer(tmux, "kill-server")
+
+
+def inside_tmux(tmp):
+    """The operator's ptychatd runs inside a tmux pane, no DISPLAY."""
+    private_tmux(tmp)
     log = os.path.join(tmp, "ptychatd.log")
     tmux("new-session", "-d", "-s", "op", "-x", "120", "-y", "30",
          "exec %s -p 0 -b 127.0.0.1 2>%s" % (PTYCHATD, log))
@@ -76,7 +82,8 @@ try:
                                    read_text(log)), 10)
     t.ok(m, "ptychatd starts inside tmux", read_text(log))
     port = int(m.group(1))
-    t.ok("client windows open in this tmux session" in read_text(log),
+    t.ok(wait_for(lambda: "client windows open in this tmux session" in
+                  read_text(log)),
          "with no DISPLAY inside tmux, -t auto picks tmux", read_text(log))
     c1, w1 = converse("op", port, 1)
     c2, w2 = converse("op", port, 2)
@@ -90,25 +97,22 @@ try:
     t.ok(wait_for(lambda: w2 not in window_ids("op").values()),
          "and window 2 closes", window_ids("op"))
 
-    # 2. Outside tmux: a detached session named ptychat.
-    srv_log = open(os.path.join(tmp, "detached.log"), "wb")
-    srv = subprocess.Popen([PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t",
-                            "tmux"], env=env, stdin=subprocess.DEVNULL,
-                           stderr=srv_log)
-    text = lambda: read_text(srv_log.name)  # noqa: E731
-    # The start-up lines come one after the other: wait for the last.
-    m = wait_for(lambda: "attach with" in text() and
-                 re.search(r"listening on \S+ port (\d+)", text()))
-    t.ok(m and "attach with 'tmux attach -t ptychat'" in text(),
-         "-t tmux outside tmux says how to attach", text())
-    c3, w3 = converse("ptychat", int(m.group(1)), 1)
-    c4, w4 = converse("ptychat", int(m.group(1)), 2)
-    srv.terminate()
-    t.eq(srv.wait(10), 0, "SIGTERM stops it with status 0")
+
+def outside_tmux(tmp):
+    """Outside tmux: a detached session named ptychat."""
+    private_tmux(tmp)
+    srv = sections.server(tmp, terminal="tmux", env=dict(env, TMUX=None,
+                                                         DISPLAY=None))
+    t.ok(srv.wait_log("attach with 'tmux attach -t ptychat'"),
+         "-t tmux outside tmux says how to attach", srv.text())
+    c3, w3 = converse("ptychat", srv.port, 1)
+    c4, w4 = converse("ptychat", srv.port, 2)
+    t.eq(srv.stop(timeout=10), 0, "SIGTERM stops it with status 0")
     t.ok(c3.wait_eof() and c4.wait_eof(), "both clients see EOF")
     t.ok(wait_for(lambda: "ptychat" not in tmux("list-sessions")),
          "its windows close, and with them the ptychat session")
-finally:
-    tmux("kill-server")
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("inside tmux", inside_tmux)
+sections.run("outside tmux", outside_tmux)
 t.done()

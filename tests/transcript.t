@@ -4,21 +4,21 @@
 # and a direction marker; the text sanitised.
 import os
 import re
-import shutil
 import stat
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, TAP, Server, read_text, run, tmpdir,  # noqa
+from ptytest import (PTYCHATD, TAP, Sections, read_text, run,  # noqa
                      wait_for)
 
 STAMP = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 t = TAP()
-tmp = tmpdir()
-srv = None
-try:
+sections = Sections(t)
+
+
+def transcripts(tmp):
     logs = os.path.join(tmp, "transcripts")
-    srv = Server(tmp, args=["--log-dir", logs])
+    srv = sections.server(tmp, args=["--log-dir", logs])
     t.eq(stat.S_IMODE(os.stat(logs).st_mode), 0o700,
          "the transcript directory is created with mode 0700")
     c = srv.connect()
@@ -71,10 +71,7 @@ try:
     t.eq((status, err.strip()), (1, "ptychatd: --log-dir %s: Not a "
                                     "directory" % bad),
          "a --log-dir that is not a directory: status 1, one line")
-finally:
-    if srv:
-        srv.cleanup()
-        if t.failed:
-            t.diag(srv.text())
-    shutil.rmtree(tmp, ignore_errors=True)
+
+
+sections.run("--log-dir", transcripts)
 t.done()

@@ -53,20 +53,44 @@ class TAP:
         print("1..%d" % self.count, flush=True)
         sys.exit(1 if self.failed else 0)
 
+    def skip(self, name, reason, count=1, tool=False):
+        """Skips count checks ("ok N - name # SKIP reason").  A skip for
+        a missing tool (tool=True) is one failure instead when tools are
+        required.  Returns False when it failed."""
+        if tool and REQUIRE:
+            return self.ok(False, "%s: %s" % (name, _required(reason)))
+        for _ in range(count):
+            self.count += 1
+            print("ok %d - %s # SKIP %s" % (self.count, name, reason),
+                  flush=True)
+        return True
+
     def skip_all(self, reason):
-        """Skips the whole file, or fails it when tools are required."""
+        """Skips the whole file for a missing tool, or fails it when tools
+        are required.  Call it before any check."""
         if REQUIRE:
-            print("not ok 1 - required tool missing: %s" % reason)
-            print("1..1", flush=True)
-            sys.exit(1)
+            self.ok(False, _required(reason))
+            self.done()
         print("1..0 # SKIP %s" % reason, flush=True)
         sys.exit(0)
 
 
-def need_tools(tap, *names):
+def _required(reason):
+    return "a required tool is missing (PTYCHAT_REQUIRE_X=1): " + reason
+
+
+def missing_tools(*names):
+    """Why these programs cannot be run ("not installed: a, b"), or None."""
     missing = [n for n in names if shutil.which(n) is None]
-    if missing:
-        tap.skip_all("not installed: " + ", ".join(missing))
+    return "not installed: " + ", ".join(missing) if missing else None
+
+
+def need_tools(tap, *names):
+    """Skips (or with REQUIRE fails) the whole file unless every one of
+    these programs is installed."""
+    reason = missing_tools(*names)
+    if reason:
+        tap.skip_all(reason)
 
 
 def wait_for(cond, timeout=5.0, step=0.02):
@@ -191,7 +215,8 @@ def _cleanup_servers():
 
 
 class Server:
-    """A ptychatd on port 0 whose stderr goes to a log file."""
+    """A ptychatd on port 0 whose stderr goes to a log file.  env adds to
+    the test's environment; a variable set to None there is removed."""
 
     def __init__(self, tmp, terminal=None, args=(), env=None):
         self.tmp = tmp
@@ -204,8 +229,11 @@ class Server:
         self.log = open(self.log_path, "wb")
         full_env = dict(os.environ)
         full_env.setdefault("DISPLAY", ":ptychat-test")
-        if env:
-            full_env.update(env)
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
         cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
         cmd += list(args)   # a later -p wins over the -p 0 above
@@ -363,16 +391,22 @@ def kill_all(procs):
 class Sections:
     """Runs a test file's sections, each in a private directory, and
     after each stops every server it started: each must exit 0 with no
-    sanitizer report in its log.  A crash in a section is a failure, not
-    an abort."""
+    sanitizer report in its log.  Then it runs the section's deferred
+    clean-ups, last first.  A crash in a section is a failure, not an
+    abort."""
 
     def __init__(self, tap, args=()):
-        self.t, self.args, self.started = tap, list(args), []
+        self.t, self.args = tap, list(args)
+        self.started, self.deferred = [], []
 
     def server(self, tmp, args=(), **kwargs):
         srv = Server(tmp, args=self.args + list(args), **kwargs)
         self.started.append(srv)
         return srv
+
+    def defer(self, fn, *args):
+        """Calls fn(*args) when the section ends, after its servers stop."""
+        self.deferred.append((fn, args))
 
     def with_server(self, name, args, fn):
         """Runs fn(server) as a section, the server started with args."""
@@ -396,6 +430,13 @@ class Sections:
                      "report" % name, "status %r" % srv.proc.returncode)
                 if t.failed > failed:
                     t.diag(log[-3000:])
+            while self.deferred:
+                fn, args = self.deferred.pop()
+                try:
+                    fn(*args)
+                except Exception as e:
+                    t.ok(False, "%s: clean-up: %s: %s"
+                         % (name, type(e).__name__, e))
             shutil.rmtree(tmp, ignore_errors=True)
         t.diag("%s took %.1f s" % (name, time.monotonic() - start))
 

@@ -104,6 +104,15 @@ def stop_display(xvfb, tmp):
         stop_process(xvfb)
 
 
+def private_display(sections, tmp):
+    """Starts a private Xvfb for a section, stopped (with any xterm left
+    for tmp) when the section ends, after its servers; returns ":N", or
+    None when it did not start (its log is tmp/xvfb.log)."""
+    xvfb, display = start_xvfb(tmp)
+    sections.defer(stop_display, xvfb, tmp)
+    return display
+
+
 class X:
     """xdotool on one display."""
 

@@ -30,6 +30,21 @@ static const struct {
 	{ "example.org",	0, 0,	"not an address or CIDR block" },
 	{ "",			0, 0,	"not an address or CIDR block" },
 	{ "/8",			0, 0,	"not an address or CIDR block" },
+	{ "::ffff:0:0/95",	0, 0,	"IPv4-mapped address; its prefix must "
+					"be /96 or longer" },
+	{ "::ffff:10.1.2.3/104", 0, 0,	"bits set beyond its /104 prefix" },
+};
+
+/* A block in IPv4-mapped form is the IPv4 block it stands for. */
+static const struct {
+	const char	*mapped;
+	const char	*ipv4;
+} mapped_cases[] = {
+	{ "::ffff:192.0.2.7",		"192.0.2.7" },
+	{ "::ffff:127.0.0.1/128",	"127.0.0.1/32" },
+	{ "::ffff:192.0.2.0/120",	"192.0.2.0/24" },
+	{ "::ffff:10.0.0.0/104",	"10.0.0.0/8" },
+	{ "::FFFF:0:0/96",		"0.0.0.0/0" },
 };
 
 static struct sockaddr_storage
@@ -96,13 +111,25 @@ static const struct {
 	/* An IPv4 client of a dual-stack socket meets the IPv4 rules. */
 	{ "+127.0.0.0/8",		"::ffff:127.0.0.1",	1 },
 	{ "-127.0.0.1",			"::ffff:127.0.0.1",	0 },
-	{ "+::ffff:0:0/96",		"::ffff:127.0.0.1",	0 },
+	/* So does a rule written as IPv4-mapped IPv6, both ways. */
+	{ "-::ffff:127.0.0.1/128",	"::ffff:127.0.0.1",	0 },
+	{ "-::ffff:127.0.0.1/128",	"127.0.0.1",		0 },
+	{ "-::ffff:127.0.0.1/128",	"::ffff:127.0.0.2",	1 },
+	{ "-::ffff:127.0.0.1/128",	"::1",			1 },
+	{ "+::ffff:127.0.0.0/104",	"::ffff:127.9.9.9",	1 },
+	{ "+::ffff:127.0.0.0/104",	"127.9.9.9",		1 },
+	{ "+::ffff:127.0.0.0/104",	"::ffff:10.0.0.1",	0 },
+	{ "+::ffff:0:0/96",		"::ffff:127.0.0.1",	1 },
+	{ "+::ffff:0:0/96",		"::1",			0 },
+	{ "-::ffff:0:0/96",		"2001:db8::1",		1 },
+	/* IPv6 blocks never hold an IPv4 client, mapped or not. */
+	{ "-::/0",			"::ffff:127.0.0.1",	1 },
 };
 
 int
 main(void)
 {
-	struct access_rule rule;
+	struct access_rule rule, want;
 	char err[256];
 	size_t i;
 	int r;
@@ -119,6 +146,18 @@ main(void)
 		    "'%s' is rejected: %s", parse_cases[i].text,
 		    parse_cases[i].message))
 			tap_diag("got %d, '%s'", r, err);
+	}
+	for (i = 0; i < sizeof mapped_cases / sizeof mapped_cases[0]; i++) {
+		r = access_parse(mapped_cases[i].mapped, &rule, err,
+		    sizeof err);
+		if (access_parse(mapped_cases[i].ipv4, &want, err,
+		    sizeof err) == -1)
+			tap_diag("bad case %s: %s", mapped_cases[i].ipv4, err);
+		if (!tap_ok(r == 0 && memcmp(&rule, &want, sizeof rule) == 0,
+		    "'%s' is the IPv4 rule %s", mapped_cases[i].mapped,
+		    mapped_cases[i].ipv4))
+			tap_diag("got %d: family %d, prefix /%d", r,
+			    rule.family, rule.prefix);
 	}
 	for (i = 0; i < sizeof match_cases / sizeof match_cases[0]; i++)
 		tap_ok(allowed(match_cases[i].rules, match_cases[i].client) ==

@@ -1,0 +1,222 @@
+#!/usr/bin/env python3
+# One owner per direction of a client's socket, and a main thread that
+# never waits on a session:
+# - a window that stops reading (SIGSTOP) while its client floods it
+#   stalls only its own session: say, all, list and kick still answer at
+#   the console, a new client still gets a window, kick ends the stuck
+#   session at once, and SIGTERM still stops the server within 2 s;
+# - a console line said during a 1 MiB paste reaches the client whole,
+#   between two of the pasted lines, never inside one.
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Client, Sections,  # noqa
+                     Window, need_tools, wait_for)
+
+t = TAP()
+need_tools(t, "tmux")
+
+
+class Console:
+    """ptychatd in a private tmux pane, so that its console is live."""
+
+    def __init__(self, tmp, name):
+        self.env = dict(os.environ, TMUX_TMPDIR=tmp)
+        self.env.pop("TMUX", None)
+        self.windows = os.path.join(tmp, name)
+        os.makedirs(self.windows)
+        self.tmux("new-session", "-d", "-s", "con", "-x", "120", "-y", "50",
+                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n'; "
+                  "echo status $?; sleep 30"
+                  % (PTYCHATD, STANDIN, self.windows))
+        m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
+                                       self.screen()), 10)
+        self.port = int(m.group(1)) if m else None
+        self.pid = None
+        out = self.tmux("list-panes", "-t", "con", "-F", "#{pane_pid}")
+        if out.strip().isdigit():
+            # The pane runs sh -c; ptychatd is its child.
+            shell = int(out.strip())
+            kids = wait_for(lambda: self.children(shell), 5)
+            self.pid = kids[0] if kids else None
+
+    @staticmethod
+    def children(pid):
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux"] + list(args), env=self.env,
+                              capture_output=True, timeout=10
+                              ).stdout.decode()
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-200", "-t",
+                         "con")
+
+    def command(self, text, reply, timeout=3.0):
+        """Types a command; returns True once reply shows after it."""
+        self.tmux("send-keys", "-t", "con", text, "Enter")
+
+        def answered():
+            s = self.screen()
+            at = s.rfind("ptychatd> " + text)
+            return at != -1 and re.search(reply, s[at:])
+        return wait_for(answered, timeout * SLOW)
+
+    def connect(self, rcvbuf=None):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            # Before connecting: a window shrunk later makes the kernel
+            # drop data it had room for, and the sender back off.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", self.port))
+        return Client(sock)
+
+    def window(self, n):
+        w = Window(self.windows, n)
+        return w if wait_for(lambda: os.path.exists(w.pid_path), 10) \
+            else None
+
+    def close(self):
+        self.tmux("kill-server")
+
+
+def flood(sock, limit, seconds):
+    """Sends until the socket will take no more (the server has stopped
+    reading) or limit bytes; returns the bytes sent."""
+    sock.setblocking(False)
+    sent, chunk = 0, b"x" * 65536
+    deadline = time.monotonic() + seconds
+    stalled_since = None
+    while sent < limit and time.monotonic() < deadline:
+        try:
+            sent += sock.send(chunk)
+            stalled_since = None
+        except BlockingIOError:
+            now = time.monotonic()
+            stalled_since = stalled_since or now
+            if now - stalled_since > 0.5:
+                break
+            time.sleep(0.01)
+    sock.setblocking(True)
+    return sent
+
+
+def stuck_window(tmp):
+    con = Console(tmp, "stuck")
+    try:
+        t.ok(con.port, "ptychatd runs with its console in a pane",
+             con.screen())
+        a = con.connect()
+        wa = con.window(1)
+        t.ok(wa and wa.wait_text("Close this window"),
+             "client 1 gets a window")
+        os.kill(wa.pid, signal.SIGSTOP)
+        sent = flood(a.sock, 64 << 20, 10 * SLOW)
+        t.ok(0 < sent < 64 << 20,
+             "with its window stopped, client 1's flood stalls (%d bytes "
+             "taken)" % sent)
+        t.ok(con.command("say 1 are you there", r"sent to #1"),
+             "say to the stuck session answers at once", con.screen())
+        t.ok(a.wait_data("are you there\n", 3 * SLOW),
+             "and the line reaches its client, whose window is stuck")
+        t.ok(con.command("all to everyone", r"sending to 1 client"),
+             "all answers at once", con.screen())
+        t.ok(con.command("list", r"1\s+127\.0\.0\.1:\d+.*open"),
+             "list answers, and shows the stuck session open",
+             con.screen())
+        b = con.connect()
+        wb = con.window(2)
+        t.ok(wb and wb.wait_text("Close this window"),
+             "a new client still gets a window")
+        b.send("hello from b\n")
+        t.ok(wb.wait_text("hello from b"),
+             "and talks through it while session 1 is stuck")
+        start = time.monotonic()
+        t.ok(con.command("kick 1", r"hung up on #1"),
+             "kick of the stuck session answers at once", con.screen())
+        t.ok(a.wait_eof(2 * SLOW),
+             "and its client is hung up on (%.2f s)"
+             % (time.monotonic() - start))
+        t.ok(wait_for(lambda: re.search(r"session 1 \S+: hung up from the "
+                                        "console", con.screen()), 2 * SLOW),
+             "the stuck session ends: the log says so", con.screen())
+        os.kill(wa.pid, signal.SIGCONT)
+        start = time.monotonic()
+        os.kill(con.pid, signal.SIGTERM)
+        t.ok(wait_for(lambda: "status 0" in con.screen(), 2 * SLOW),
+             "SIGTERM stops the server in %.2f s, with status 0"
+             % (time.monotonic() - start), con.screen())
+        a.close()
+        b.close()
+    finally:
+        con.close()
+
+
+def say_during_paste(tmp):
+    con = Console(tmp, "paste")
+    try:
+        t.ok(con.port, "ptychatd runs with its console in a pane",
+             con.screen())
+        c = con.connect(rcvbuf=4096)
+        w = con.window(1)
+        t.ok(w and w.wait_text("Close this window"), "the client gets a "
+             "window")
+        # 1 MiB of lines, each 1000 bytes and numbered, pasted at once.
+        lines = ["%04d:" % i + "p" * 995 for i in range(1049)]
+        paste = "".join(ln + "\r" for ln in lines)
+        typist = threading.Thread(target=w.type, args=(paste,), daemon=True)
+        typist.start()
+        # The client reads nothing yet: the writer stalls mid-paste.
+        wait_for(lambda: re.search(r"\b0[5-9]\d\d:p", w.text()), 5 * SLOW)
+        t.ok(con.command("say 1 MARKER from the console", r"ptychatd> ",
+                         3), "say during the paste answers at once",
+             con.screen())
+        got = b""
+        deadline = time.monotonic() + 30 * SLOW
+        c.sock.settimeout(1)
+        while time.monotonic() < deadline and not (
+                b"MARKER" in got and b"1048:" in got and
+                got.endswith(b"\n")):
+            try:
+                data = c.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                break
+            got += data
+        typist.join(5)
+        rows = got.decode(errors="replace").split("\n")[:-1]
+        t.eq(rows.count("MARKER from the console"), 1,
+             "the console line arrives once, whole, on a line of its own")
+        pasted = [r for r in rows if r != "MARKER from the console"]
+        odd = [r[:60] + "..." + r[-60:] for r in pasted if r not in lines]
+        if odd:
+            t.diag("rows that are not pasted lines: %r" % odd[:5])
+        t.ok(pasted == lines, "every pasted line arrives whole and in order"
+             " (%d of %d)" % (sum(1 for r in pasted if r in lines),
+                              len(lines)))
+        t.ok(con.command("list", r"1\s+127"), "the console still answers")
+        t.ok(wait_for(lambda: "sent from the console: MARKER" in w.text(),
+                      5 * SLOW), "the window shows the console's line")
+        c.close()
+    finally:
+        con.close()
+
+
+sections = Sections(t)
+sections.run("stuck window", stuck_window)
+sections.run("say during a paste", say_during_paste)
+t.done()
