@@ -23,7 +23,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "ptychat.h"
@@ -46,17 +45,6 @@ bridge_copy_size(int pty)
 
 	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
 		(void)ioctl(pty, TIOCSWINSZ, &ws);
-}
-
-static int
-bridge_raw(int fd)
-{
-	struct termios t;
-
-	if (tcgetattr(fd, &t) == -1)
-		return -1;
-	cfmakeraw(&t);
-	return tcsetattr(fd, TCSANOW, &t);
 }
 
 /*
@@ -182,12 +170,12 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		return 1;
 	}
-	(void)bridge_raw(pty);
+	(void)tty_raw(pty, NULL);
 	if (raw) {
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_winch;
 		sigaction(SIGWINCH, &sa, NULL);
-		(void)bridge_raw(STDIN_FILENO);
+		(void)tty_raw(STDIN_FILENO, NULL);
 		bridge_copy_size(pty);
 	} else
 		/* The window's terminal knows what its Backspace sends. */

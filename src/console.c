@@ -4,10 +4,8 @@
  * editor the windows use, and log lines are printed above it instead of
  * through it.
  */
-#include <sys/ioctl.h>
-
 #include <errno.h>
-#include <pthread.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +14,12 @@
 
 #include "ptychat.h"
 
-/* The console's editor, or NULL; the lock guards it and the terminal. */
-static struct editor *console;
-static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * The command line, once started.  Log lines reach it from every thread;
+ * it is never freed, since one may still be on its way when it stops.
+ */
+static struct chatline console;
+static int console_on;
 static struct termios console_saved;
 static int console_logs;	/* log lines come here: stderr is the tty */
 
@@ -31,41 +32,14 @@ static const char console_help[] =
     "help          this list\n"
     "quit          close every session and stop (also ^C)\n";
 
-/* Writes buf to the terminal and empties it; the lock is held. */
-static void
-console_flush(struct editor_buf *buf)
-{
-	if (buf->len > 0)
-		(void)io_write_all(STDOUT_FILENO, buf->data, buf->len);
-	buf->len = 0;
-}
-
-static void
-console_width(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(console, ws.ws_col);
-}
-
 /* Prints text above the command line: dim for a log line, or plain. */
 static void
 console_show(const char *text, int dim)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-
-	pthread_mutex_lock(&console_lock);
-	if (console != NULL) {
-		console_width();
-		if (dim)
-			editor_note(console, text, &buf);
-		else
-			editor_print(console, text, strlen(text), &buf);
-		console_flush(&buf);
-	}
-	pthread_mutex_unlock(&console_lock);
-	editor_buf_free(&buf);
+	if (dim)
+		(void)chatline_note(&console, text);
+	else
+		(void)chatline_print(&console, text, strlen(text));
 }
 
 /* Prints a reply line above the command line; safe from any thread. */
@@ -78,7 +52,9 @@ console_print(const char *text)
 static void
 console_log(const char *line)
 {
-	console_show(line, 1);
+	/* After the console has stopped, the line goes where it would. */
+	if (chatline_note(&console, line) == 1)
+		fprintf(stderr, "%s\n", line);
 }
 
 /*
@@ -88,29 +64,20 @@ console_log(const char *line)
 int
 console_start(void)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-	struct termios t;
+	struct editor *ed;
 
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO) ||
-	    tty_background(STDIN_FILENO) ||
-	    tcgetattr(STDIN_FILENO, &console_saved) == -1)
+	    tty_background(STDIN_FILENO))
 		return -1;
-	if ((console = editor_new("ptychatd> ", "ptychatd> ", 0)) == NULL)
+	if ((ed = editor_new("ptychatd> ", "ptychatd> ", 0)) == NULL)
 		return -1;
-	t = console_saved;
-	cfmakeraw(&t);
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == -1) {
-		editor_free(console);
-		console = NULL;
+	if (tty_raw(STDIN_FILENO, &console_saved) == -1) {
+		editor_free(ed);
 		return -1;
 	}
-	pthread_mutex_lock(&console_lock);
-	console_width();
-	editor_note(console, "ptychatd console: type help for the commands",
-	    &buf);
-	console_flush(&buf);
-	pthread_mutex_unlock(&console_lock);
-	editor_buf_free(&buf);
+	chatline_init(&console, ed, STDOUT_FILENO, STDOUT_FILENO, -1);
+	console_on = 1;
+	console_show("ptychatd console: type help for the commands", 1);
 	/* Log lines on the same terminal must not break the command line. */
 	if (isatty(STDERR_FILENO)) {
 		console_logs = 1;
@@ -123,20 +90,13 @@ console_start(void)
 void
 console_stop(void)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-
 	if (console_logs)
 		log_set_sink(NULL);
-	pthread_mutex_lock(&console_lock);
-	if (console != NULL) {
-		editor_finish(console, &buf);
-		console_flush(&buf);
-		editor_free(console);
-		console = NULL;
-		(void)tcsetattr(STDIN_FILENO, TCSANOW, &console_saved);
-	}
-	pthread_mutex_unlock(&console_lock);
-	editor_buf_free(&buf);
+	if (!console_on)
+		return;
+	/* The terminal first: a log line still on its way may go to it. */
+	(void)tcsetattr(STDIN_FILENO, TCSANOW, &console_saved);
+	(void)chatline_finish(&console);
 }
 
 /* Writes a byte count the way people read them: 812, 4.2k, 17.0M. */
@@ -184,21 +144,27 @@ console_list(void)
 	free(v);
 }
 
-/* Parses a session number; returns 0 when text is not one. */
+/*
+ * Parses the session number that starts text and points *rest past it
+ * and its blanks.  Returns 0 when text does not start with one.
+ */
 static unsigned long
 console_number(const char *text, const char **rest)
 {
-	unsigned long n;
-	char *end;
+	char word[24];
+	const char *errstr;
+	size_t len = strcspn(text, " ");
+	long long n;
 
-	if (*text < '1' || *text > '9')
+	if (len >= sizeof word)
 		return 0;
-	errno = 0;
-	n = strtoul(text, &end, 10);
-	if (errno != 0 || (*end != ' ' && *end != '\0'))
+	memcpy(word, text, len);
+	word[len] = '\0';
+	n = number_parse(word, 1, LLONG_MAX, &errstr);
+	if (errstr != NULL)
 		return 0;
-	*rest = end + strspn(end, " ");
-	return n;
+	*rest = text + len + strspn(text + len, " ");
+	return (unsigned long)n;
 }
 
 /*
@@ -298,30 +264,31 @@ console_command(char *line)
 int
 console_input(void)
 {
-	struct editor_buf out = { NULL, 0, 0 }, lines = { NULL, 0, 0 };
+	struct editor_buf lines = { NULL, 0, 0 };
 	char keys[1024], *line, *nl;
 	ssize_t n;
-	int quit = 0;
+	int quit, ended;
 
 	n = read(STDIN_FILENO, keys, sizeof keys);
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return 0;
-	if (n <= 0 || memchr(keys, 003, (size_t)n) != NULL)
+	if (n <= 0)
 		return 1;
-	pthread_mutex_lock(&console_lock);
-	console_width();
-	editor_keys(console, keys, (size_t)n, &out, &lines);
-	console_flush(&out);
-	pthread_mutex_unlock(&console_lock);
-	for (line = lines.data; !quit && line != NULL &&
+	/* Commands finished before a ^C are carried out first. */
+	chatline_keys(&console, keys, (size_t)n, CHATLINE_INTR, &lines,
+	    &ended);
+	quit = ended == CHATLINE_INTR;
+	for (line = lines.data; line != NULL &&
 	    line < lines.data + lines.len; line = nl + 1) {
 		if ((nl = memchr(line, '\n', lines.len -
 		    (size_t)(line - lines.data))) == NULL)
 			break;
 		*nl = '\0';
-		quit = console_command(line);
+		if (console_command(line) == 1) {
+			quit = 1;
+			break;
+		}
 	}
-	editor_buf_free(&out);
 	editor_buf_free(&lines);
 	return quit;
 }

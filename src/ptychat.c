@@ -9,14 +9,12 @@
  * they are.
  */
 #include <sys/types.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,31 +25,22 @@
 
 #define CLIENT_CHUNK	16384
 
-/* Writes to standard output or exits with a message. */
-static void
-client_output(const void *buf, size_t len)
-{
-	if (io_write_all(STDOUT_FILENO, buf, len) == -1) {
-		fprintf(stderr, "ptychat: standard output: %s\n",
-		    strerror(errno));
-		exit(1);
-	}
-}
-
-/* The chat line, when standard input and output are a terminal. */
-static struct editor *chat;
-static pthread_mutex_t chat_lock = PTHREAD_MUTEX_INITIALIZER;
+/*
+ * What the server sends is shown through this chat line: an editing one
+ * when standard input and output are a terminal, else a plain one.  It
+ * is never freed: the stdin thread may use it until the process exits.
+ */
+static struct chatline chat;
+static int chatting;		/* an editing line; set before the thread */
 static struct termios chat_saved;
-static volatile sig_atomic_t chat_raw;
+static atomic_int chat_raw;	/* the terminal is raw: restore it */
 
 /* Puts the terminal back as it was; safe in a signal handler too. */
 static void
 chat_restore(void)
 {
-	if (chat_raw) {
+	if (atomic_exchange(&chat_raw, 0))
 		(void)tcsetattr(STDIN_FILENO, TCSANOW, &chat_saved);
-		chat_raw = 0;
-	}
 }
 
 static void
@@ -62,69 +51,43 @@ chat_on_signal(int sig)
 	raise(sig);
 }
 
-/* Tells the editor how wide the terminal is now. */
-static void
-chat_width(void)
-{
-	struct winsize ws;
-
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(chat, ws.ws_col);
-}
-
 /*
- * Starts the chat line: raw keys, the prompt at the bottom.  Returns -1
- * (and leaves the terminal alone) when it cannot.
+ * Makes the terminal raw for the chat line.  Returns its editor, or NULL
+ * (and leaves the terminal alone) when there can be none.
  */
-static int
+static struct editor *
 chat_start(void)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
 	struct sigaction sa;
-	struct termios t;
+	struct editor *ed;
 
 	if (tty_background(STDIN_FILENO) ||
-	    tcgetattr(STDIN_FILENO, &chat_saved) == -1 ||
-	    (chat = editor_new("> ", "you: ", 0)) == NULL)
-		return -1;
-	t = chat_saved;
-	cfmakeraw(&t);
-	if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == -1) {
-		editor_free(chat);
-		chat = NULL;
-		return -1;
+	    (ed = editor_new("> ", "you: ", 0)) == NULL)
+		return NULL;
+	if (tty_raw(STDIN_FILENO, &chat_saved) == -1) {
+		editor_free(ed);
+		return NULL;
 	}
-	chat_raw = 1;
+	atomic_store(&chat_raw, 1);
 	atexit(chat_restore);
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = chat_on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	chat_width();
-	editor_start(chat, &buf);
-	client_output(buf.data, buf.len);
-	editor_buf_free(&buf);
-	return 0;
+	return ed;
 }
 
 /*
  * Ends the chat line, leaving what was shown and the cursor on a fresh
- * line, and gives the terminal back.  The lock is held.
+ * line, and gives the terminal back: that first, so that what the other
+ * thread shows from then on meets a terminal that ends lines itself.
  */
 static void
 chat_stop(void)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
-
-	if (chat == NULL)
-		return;
-	editor_finish(chat, &buf);
-	client_output(buf.data, buf.len);
-	editor_buf_free(&buf);
-	editor_free(chat);
-	chat = NULL;
 	chat_restore();
+	(void)chatline_finish(&chat);
 }
 
 static void __attribute__((noreturn))
@@ -153,42 +116,33 @@ usage(int status)
 "The port defaults to " PTYCHAT_DEFAULT_PORT ". On a terminal you type on a "
 "chat line that\nwhat the server sends never breaks. End of input (^D on an "
 "empty line) stops\nsending; ptychat exits when the server closes the "
-"connection.\n");
+"connection, or at ^C\n(status 130) once the lines typed before it are "
+"sent.\n");
 	exit(0);
 }
 
 /*
- * Feeds keys to the chat line and sends the lines finished.  Returns 1
- * at the end of input (^D on an empty line), -1 when sending failed.
+ * Feeds keys to the chat line and sends the lines finished, those before
+ * a ^C or ^D too.  Returns 1 at the end of input (^D on an empty line),
+ * -1 when sending failed; exits at ^C.
  */
 static int
 chat_keys(int fd, const char *keys, size_t n)
 {
-	struct editor_buf out = { NULL, 0, 0 }, lines = { NULL, 0, 0 };
-	int r = 0;
+	struct editor_buf lines = { NULL, 0, 0 };
+	int ended, r = 0;
 
-	/* ^C leaves, as it would have without the chat line. */
-	if (memchr(keys, 003, n) != NULL) {
-		pthread_mutex_lock(&chat_lock);
-		chat_stop();
-		pthread_mutex_unlock(&chat_lock);
-		exit(130);
-	}
-	pthread_mutex_lock(&chat_lock);
-	if (memchr(keys, 004, n) != NULL && editor_pending(chat) == 0) {
-		chat_stop();
-		pthread_mutex_unlock(&chat_lock);
-		return 1;
-	}
-	chat_width();
-	if (editor_keys(chat, keys, n, &out, &lines) > 0 &&
-	    io_send_all(fd, lines.data, lines.len) == -1)
+	chatline_keys(&chat, keys, n, CHATLINE_INTR | CHATLINE_EOF, &lines,
+	    &ended);
+	if (lines.len > 0 && io_send_all(fd, lines.data, lines.len) == -1)
 		r = -1;
-	client_output(out.data, out.len);
-	pthread_mutex_unlock(&chat_lock);
-	editor_buf_free(&out);
 	editor_buf_free(&lines);
-	return r;
+	if (ended != 0)
+		chat_stop();
+	/* ^C leaves, as it would have without the chat line. */
+	if (ended == CHATLINE_INTR)
+		exit(130);
+	return ended == CHATLINE_EOF ? 1 : r;
 }
 
 /* Copies standard input to the socket; at its end, stops sending. */
@@ -206,7 +160,7 @@ client_stdin_to_socket(void *arg)
 		if (n <= 0)
 			break;
 		/* A failed send shows up as a reset on the reading side. */
-		if (chat != NULL) {
+		if (chatting) {
 			if ((r = chat_keys(fd, buf, (size_t)n)) == -1)
 				return NULL;
 			if (r == 1)
@@ -221,21 +175,23 @@ client_stdin_to_socket(void *arg)
 	return NULL;
 }
 
-/* Shows sanitised text from the server, above the chat line if any. */
+/*
+ * Shows text from the server, above the chat line if there is one, or
+ * exits with a message when standard output fails.
+ */
 static void
 client_show(const char *text, size_t len)
 {
-	struct editor_buf buf = { NULL, 0, 0 };
+	int r;
 
-	pthread_mutex_lock(&chat_lock);
-	if (chat != NULL) {
-		chat_width();
-		editor_print(chat, text, len, &buf);
-		client_output(buf.data, buf.len);
-	} else
-		client_output(text, len);
-	pthread_mutex_unlock(&chat_lock);
-	editor_buf_free(&buf);
+	/* After ^D the chat line is gone: the text goes as it is. */
+	if ((r = chatline_print(&chat, text, len)) == 1)
+		r = io_write_all(STDOUT_FILENO, text, len);
+	if (r == -1) {
+		fprintf(stderr, "ptychat: standard output: %s\n",
+		    strerror(errno));
+		exit(1);
+	}
 }
 
 int
@@ -254,11 +210,9 @@ main(int argc, char *argv[])
 	};
 	static int fd;
 	struct sanitizer san;
-	pthread_attr_t attr;
-	pthread_t tid;
-	char err[512], in[CLIENT_CHUNK], *out, *end;
-	const char *host, *port = PTYCHAT_DEFAULT_PORT;
-	long portnum;
+	struct editor *ed = NULL;
+	char err[512], in[CLIENT_CHUNK], *out;
+	const char *host, *port = PTYCHAT_DEFAULT_PORT, *errstr;
 	ssize_t n;
 	int ch, quiet = 0, recv_errno = 0, raw = 0, plain = 0, v4 = 0, v6 = 0;
 	int sanitize;
@@ -306,10 +260,8 @@ main(int argc, char *argv[])
 	host = argv[0];
 	if (argc == 2)
 		port = argv[1];
-	errno = 0;
-	portnum = strtol(port, &end, 10);
-	if (!isdigit((unsigned char)*port) || *end != '\0' || errno != 0 ||
-	    portnum < 1 || portnum > 65535) {
+	(void)number_parse(port, 1, 65535, &errstr);
+	if (errstr != NULL) {
 		fprintf(stderr, "ptychat: invalid port '%s': use a number "
 		    "from 1 to 65535\n", port);
 		usage(2);
@@ -330,15 +282,14 @@ main(int argc, char *argv[])
 	}
 	sanitize_init(&san);
 	if (sanitize && !plain && isatty(STDIN_FILENO))
-		(void)chat_start();
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if ((errno = pthread_create(&tid, &attr, client_stdin_to_socket,
-	    &fd)) != 0) {
+		ed = chat_start();
+	chatline_init(&chat, ed, STDOUT_FILENO, STDOUT_FILENO, -1);
+	chatting = ed != NULL;
+	(void)chatline_start(&chat);
+	if ((errno = thread_start(client_stdin_to_socket, &fd)) != 0) {
 		fprintf(stderr, "ptychat: thread: %s\n", strerror(errno));
 		return 1;
 	}
-	pthread_attr_destroy(&attr);
 
 	for (;;) {
 		n = recv(fd, in, sizeof in, 0);
@@ -352,13 +303,11 @@ main(int argc, char *argv[])
 			client_show(out, sanitize_feed(&san, in, (size_t)n,
 			    out));
 		else
-			client_output(in, (size_t)n);
+			client_show(in, (size_t)n);
 	}
 	if (sanitize)
 		client_show(out, sanitize_finish(&san, out));
-	pthread_mutex_lock(&chat_lock);
 	chat_stop();
-	pthread_mutex_unlock(&chat_lock);
 	free(out);
 	if (n == -1 && recv_errno == ECONNRESET) {
 		fprintf(stderr, "ptychat: connection reset by server\n");

@@ -74,6 +74,39 @@ size_t	 editor_pending(const struct editor *);
 void	 editor_finish(struct editor *, struct editor_buf *);
 void	 editor_buf_free(struct editor_buf *);
 
+/* chatline.c */
+/* Keys that may end the input, for chatline_keys. */
+#define CHATLINE_INTR	0x01	/* ^C, wherever it is typed */
+#define CHATLINE_EOF	0x02	/* ^D, reached on an empty line */
+
+/* A chat line on a terminal; the fields are chatline.c's own. */
+struct chatline {
+	/*
+	 * Guards the editor, out, failed and finished, and keeps each
+	 * call's bytes whole and in order on out_fd: a drawing cut into by
+	 * another would garble the screen.  It is held across the write,
+	 * which waits on a stuck terminal until cancel_fd turns readable.
+	 */
+	pthread_mutex_t	 lock;
+	struct editor	*ed;		/* NULL: plain, text as it comes */
+	struct editor_buf out;		/* what the editor made, to write */
+	int		 out_fd;	/* the terminal written to */
+	int		 size_fd;	/* the terminal asked for its size */
+	int		 cancel_fd;	/* -1: blocking writes */
+	int		 failed;	/* errno of a failed write, or 0 */
+	int		 finished;	/* chatline_finish has run */
+};
+
+void	 chatline_init(struct chatline *, struct editor *, int, int, int);
+void	 chatline_free(struct chatline *);
+int	 chatline_start(struct chatline *);
+int	 chatline_print(struct chatline *, const void *, size_t);
+int	 chatline_note(struct chatline *, const char *);
+int	 chatline_keys(struct chatline *, const void *, size_t, int,
+	    struct editor_buf *, int *);
+size_t	 chatline_pending(struct chatline *);
+int	 chatline_finish(struct chatline *);
+
 /* io.c */
 int	 io_cloexec(int);
 int	 io_nonblock(int);
