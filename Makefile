@@ -31,13 +31,14 @@ OUT ?= .
 COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 	src/thread.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
+	src/child.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
-	test_editor test_telnet test_chatline
+	test_editor test_telnet test_chatline test_child
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -71,9 +72,11 @@ $(OUT)/ptychat: $(CLIENT_OBJ)
 $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 	$(say) CC $<
 	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
-	    $(filter %.o,$^)
-$(O)/test_terminal: $(O)/termcmd.o
+	    $(filter %.o,$^) $(PTY_LDLIBS)
+$(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
+	$(O)/log.o $(O)/thread.o $(O)/sanitize.o
 $(O)/test_chatline: $(O)/editor.o $(O)/io.o
+$(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

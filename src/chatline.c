@@ -42,6 +42,19 @@ chatline_init(struct chatline *cl, struct editor *ed, int out_fd, int size_fd,
 	cl->cancel_fd = cancel_fd;
 }
 
+/*
+ * Points a chat line made before its terminal existed at it (a session's
+ * pty opens in the session thread).  Before any other thread uses it.
+ */
+void
+chatline_attach(struct chatline *cl, int out_fd, int size_fd)
+{
+	pthread_mutex_lock(&cl->lock);
+	cl->out_fd = out_fd;
+	cl->size_fd = size_fd;
+	pthread_mutex_unlock(&cl->lock);
+}
+
 /* Frees the editor; no thread may use the chat line any more. */
 void
 chatline_free(struct chatline *cl)

@@ -12,6 +12,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,6 +98,7 @@ struct chatline {
 };
 
 void	 chatline_init(struct chatline *, struct editor *, int, int, int);
+void	 chatline_attach(struct chatline *, int, int);
 void	 chatline_free(struct chatline *);
 int	 chatline_start(struct chatline *);
 int	 chatline_print(struct chatline *, const void *, size_t);
@@ -265,17 +267,35 @@ int	 tty_typing_mode(int, int);
 int	 tty_background(int);
 int	 tty_raw(int, struct termios *);
 
+/* child.c */
+struct child;
+
+struct child *child_spawn(const char *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const []);
+pid_t	 child_pid(const struct child *);
+int	 child_fd(const struct child *);
+int	 child_exited(struct child *, int *);
+int	 child_wait(struct child *, int, int, int *);
+long long child_clock_ms(void);
+void	 child_release(struct child *);
+void	 child_reap(void);
+void	 child_signal_all(int);
+size_t	 child_count(void);
+int	 child_output(const char *);
+
 /* terminal.c */
-enum window_kind {
-	WINDOW_HANDOFF,		/* -S<pts>/<fd>: master on fd 3, an id line */
-	WINDOW_PTY_FD,		/* urxvt -pty-fd 3: master on fd 3, no line */
-	WINDOW_BRIDGE,		/* -e ptychat-bridge <pts>: "ready" line */
-	WINDOW_TMUX		/* tmux runs the bridge; the launcher exits */
+enum terminal_kind {
+	TERMINAL_HANDOFF,	/* -S<pts>/<fd>: master on fd 3, an id line */
+	TERMINAL_PTY_FD,	/* urxvt -pty-fd 3: master on fd 3, no line */
+	TERMINAL_BRIDGE,	/* -e ptychat-bridge <pts>: "ready" line */
+	TERMINAL_TMUX		/* tmux runs the bridge; the launcher exits */
 };
 
+/* The terminal program that opens every window, and how to drive it. */
 struct terminal {
 	char		**words;	/* the program and its -t arguments */
-	enum window_kind kind;
+	enum terminal_kind kind;
 	const char *const *tail;	/* arguments added after the words */
 	const char *const *tail_first;	/* for tmux: one that makes a session */
 	const char	*bridge;	/* ptychat-bridge, or NULL */
@@ -283,11 +303,29 @@ struct terminal {
 	int		 plain;		/* the bridge leaves editing to the tty */
 };
 
+/*
+ * One session's side of its terminal, from terminal_launch to
+ * terminal_close: the pty, and the terminal's process while its window
+ * comes up.
+ */
+struct terminal_link {
+	int		 pty;		/* our end: the master when the bridge
+					   runs, else the slave */
+	int		 held;		/* the bridge's end, kept until it has
+					   opened its own; or -1 */
+	struct child	*child;		/* the terminal, until its window is up */
+};
+
 int	 terminal_program_exists(const char *);
 int	 terminal_choose(struct terminal *, char **, const char *, char *,
 	    size_t);
 const char *terminal_describe(const struct terminal *);
-const char *const *terminal_tail(const struct terminal *);
+void	 terminal_check(const struct terminal *);
+int	 terminal_launch(const struct terminal *, struct terminal_link *,
+	    unsigned long, const struct peer *, int, char *, size_t);
+int	 terminal_await(const struct terminal *, struct terminal_link *, int,
+	    char *, size_t);
+void	 terminal_close(struct terminal_link *);
 
 /* termcmd.c */
 char	**termcmd_split(const char *);
@@ -330,11 +368,7 @@ struct session {
 	unsigned long	 number;	/* from 1, in order of arrival */
 	struct peer	 peer;
 	int		 sock;		/* the client's connection */
-	int		 tty;		/* our end of the session pty */
-	int		 held;		/* the window's end, until it opens it */
-	pid_t		 pid;		/* the window's process */
-	enum window_kind kind;
-	atomic_int	 terminal_exited; /* reaped: 1 failed, 2 exited 0 */
+	struct terminal_link term;	/* the pty and the terminal on it */
 	atomic_int	 state;		/* enum session_state */
 	int		 wake;		/* eventfd: the writer's doorbell */
 	int		 hangup;	/* eventfd: readable once ending */
@@ -361,12 +395,11 @@ struct session_view {
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
-	    unsigned long, pid_t *);
+	    unsigned long);
 void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
-void	 session_terminal_exited(pid_t, int);
 long long session_clock_ms(void);
 int	 session_move(struct session *, enum session_state);
 enum session_state session_state(struct session *);

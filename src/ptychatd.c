@@ -3,14 +3,12 @@
  * window of its own, so one operator can talk to many clients at once.
  *
  * This file holds main: options, the listening socket, signals, the
- * accept loop, reaping of window processes, and shutdown.
+ * accept loop, reaping of terminals (child.c keeps them), and shutdown.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,15 +29,9 @@
 /* At most this many sessions (windows) at once, unless --max-clients. */
 #define DEFAULT_MAX_CLIENTS	64
 
-/* How long shutdown waits for sessions, then for windows, in ms. */
+/* How long shutdown waits for sessions, then for terminals, in ms. */
 #define STOP_SESSIONS_MS	600
-#define STOP_WINDOWS_MS		400
-
-/* A window process and the session it belongs to. */
-struct child {
-	pid_t		 pid;
-	unsigned long	 number;
-};
+#define STOP_TERMINALS_MS	400
 
 /* Who may connect, and how many at once. */
 struct limits {
@@ -51,10 +43,6 @@ struct limits {
 /* The settings from the command line, for the life of the program. */
 static struct server_config config;
 static struct limits limits;
-
-/* Window processes not yet reaped; only the main thread touches these. */
-static struct child *children;
-static size_t nchildren, children_room;
 
 static void __attribute__((noreturn))
 usage(int status)
@@ -133,68 +121,6 @@ parse_number(const char *text, unsigned long min, unsigned long max,
 	return n;
 }
 
-static void
-children_add(pid_t pid, unsigned long number)
-{
-	struct child *grown;
-
-	if (nchildren == children_room) {
-		children_room = children_room ? children_room * 2 : 16;
-		grown = realloc(children, children_room * sizeof *children);
-		if (grown == NULL) {
-			/* Still reaped by waitpid(-1); only the log is poorer. */
-			children_room = nchildren;
-			return;
-		}
-		children = grown;
-	}
-	children[nchildren].pid = pid;
-	children[nchildren].number = number;
-	nchildren++;
-}
-
-/* Reaps every child that has exited, without blocking. */
-static void
-children_reap(void)
-{
-	unsigned long number;
-	size_t i;
-	pid_t pid;
-	int status, saved = errno;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		session_terminal_exited(pid, WIFEXITED(status) &&
-		    WEXITSTATUS(status) == 0);
-		number = 0;
-		for (i = 0; i < nchildren; i++) {
-			if (children[i].pid == pid) {
-				number = children[i].number;
-				children[i] = children[--nchildren];
-				break;
-			}
-		}
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_debug("session %lu: terminal exited", number);
-		else if (WIFEXITED(status))
-			log_info("session %lu: terminal exited with status %d",
-			    number, WEXITSTATUS(status));
-		else if (WIFSIGNALED(status))
-			log_info("session %lu: terminal killed by signal %d",
-			    number, WTERMSIG(status));
-	}
-	errno = saved;
-}
-
-/* Sends sig to every window's process group (each leads its own). */
-static void
-children_signal(int sig)
-{
-	size_t i;
-
-	for (i = 0; i < nchildren; i++)
-		(void)kill(-children[i].pid, sig);
-}
-
 /* Reaps children for up to ms milliseconds; returns when none is left. */
 static void
 children_wait(int sigfd, int ms)
@@ -207,7 +133,7 @@ children_wait(int sigfd, int ms)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	pfd.fd = sigfd;
 	pfd.events = POLLIN;
-	for (children_reap(); nchildren > 0 && elapsed < ms; children_reap()) {
+	for (child_reap(); child_count() > 0 && elapsed < ms; child_reap()) {
 		if (poll(&pfd, 1, ms - elapsed) > 0)
 			(void)read(sigfd, &si, sizeof si);
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -232,35 +158,6 @@ find_bridge(void)
 		return NULL;
 	strcpy(slash + 1, "ptychat-bridge");
 	return access(path, X_OK) == 0 ? path : NULL;
-}
-
-/* Warns at start-up about what will keep every window from opening. */
-static void
-check_environment(const struct terminal *term)
-{
-	struct stat st;
-
-	if (terminal_program_exists(term->words[0]))
-		;
-	else if (strchr(term->words[0], '/') != NULL &&
-	    stat(term->words[0], &st) == 0)
-		log_error("warning: terminal program '%s' cannot be run: %s; "
-		    "clients will be turned away", term->words[0],
-		    S_ISDIR(st.st_mode) ? "it is a directory" :
-		    "it is not an executable file");
-	else
-		log_error("warning: terminal program '%s' not found; clients "
-		    "will be turned away until it is installed",
-		    term->words[0]);
-	if (term->kind != WINDOW_TMUX && (getenv("DISPLAY") == NULL ||
-	    *getenv("DISPLAY") == '\0'))
-		log_error("warning: DISPLAY is not set, so windows cannot "
-		    "open; run ptychatd from a desktop session");
-	if (term->kind == WINDOW_HANDOFF && term->xterm)
-		log_error("warning: ptychat-bridge is not installed beside "
-		    "ptychatd; xterm windows will not close from their "
-		    "close button");
-	log_info("%s", terminal_describe(term));
 }
 
 /*
@@ -288,7 +185,6 @@ accept_client(int lfd, unsigned long *number)
 	socklen_t sslen = sizeof ss;
 	struct peer peer;
 	const char *why;
-	pid_t pid;
 	int fd;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
@@ -319,12 +215,10 @@ accept_client(int lfd, unsigned long *number)
 	}
 	++*number;
 	log_info("session %lu %s: connected", *number, peer.label);
-	session_open(&config, fd, &peer, *number, &pid);
-	if (pid != -1)
-		children_add(pid, *number);
+	session_open(&config, fd, &peer, *number);
 }
 
-/* Closes every session, reaps every window, and returns. */
+/* Closes every session, reaps every terminal, and returns. */
 static void
 stop_server(int lfd, int sigfd, int stop_write)
 {
@@ -340,15 +234,15 @@ stop_server(int lfd, int sigfd, int stop_write)
 	if (session_wait_all(STOP_SESSIONS_MS) == -1)
 		log_error("stopping: %lu sessions did not end in time",
 		    session_count());
-	/* Without their slaves, windows exit; hurry up those that don't. */
-	children_wait(sigfd, STOP_WINDOWS_MS);
-	if (nchildren > 0) {
-		children_signal(SIGTERM);
-		children_wait(sigfd, STOP_WINDOWS_MS);
+	/* Without their ptys, terminals exit; hurry up those that don't. */
+	children_wait(sigfd, STOP_TERMINALS_MS);
+	if (child_count() > 0) {
+		child_signal_all(SIGTERM);
+		children_wait(sigfd, STOP_TERMINALS_MS);
 	}
-	if (nchildren > 0) {
-		children_signal(SIGKILL);
-		children_wait(sigfd, STOP_WINDOWS_MS);
+	if (child_count() > 0) {
+		child_signal_all(SIGKILL);
+		children_wait(sigfd, STOP_TERMINALS_MS);
 	}
 	log_info("stopped");
 }
@@ -481,7 +375,7 @@ main(int argc, char *argv[])
 		usage_error("%s", err);
 	log_init("ptychatd", level);
 
-	/* Four fds a session: take all the fds the system lets us have. */
+	/* Five fds a session: take all the fds the system lets us have. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
 	    nofile.rlim_cur < nofile.rlim_max) {
 		nofile.rlim_cur = nofile.rlim_max;
@@ -525,7 +419,7 @@ main(int argc, char *argv[])
 		log_error("warning: %s; clients will be turned away", err);
 	else {
 		config.terminal.plain = config.plain;
-		check_environment(&config.terminal);
+		terminal_check(&config.terminal);
 	}
 
 	pfd[0].fd = lfd;
@@ -546,7 +440,7 @@ main(int argc, char *argv[])
 			if (read(sigfd, &si, sizeof si) != sizeof si)
 				continue;
 			if (si.ssi_signo == SIGCHLD) {
-				children_reap();
+				child_reap();
 				continue;
 			}
 			log_info("caught %s; stopping",
@@ -564,6 +458,5 @@ main(int argc, char *argv[])
 	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
-	free(children);
 	return 0;
 }

@@ -316,7 +316,7 @@ relay_window_to_socket(struct session *s)
 	ssize_t n;
 	int wait_ms, ready;
 
-	pfd[RELAY_POLL_PTY].fd = s->tty;
+	pfd[RELAY_POLL_PTY].fd = s->term.pty;
 	pfd[RELAY_POLL_PTY].events = POLLIN;
 	pfd[RELAY_POLL_HANGUP].fd = s->hangup;
 	pfd[RELAY_POLL_HANGUP].events = POLLIN;
@@ -365,7 +365,7 @@ relay_window_to_socket(struct session *s)
 			relay_client_gone(s, "connection lost");
 		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
-		n = read(s->tty, buf, sizeof buf);
+		n = read(s->term.pty, buf, sizeof buf);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)

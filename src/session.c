@@ -1,9 +1,10 @@
 /*
  * A session: one client, one pty, one window, two relay threads.
  *
- * The main thread opens the pty and launches the window (session_open).
- * A session thread then waits for the window to be ready, sets the pty up
- * for typing, starts the socket-to-window relay and runs the
+ * The main thread only registers the session and starts its thread
+ * (session_open): it never waits on a session or a child.  The session
+ * thread launches the terminal on a new pty and waits for its window
+ * (terminal.c), starts the socket-to-window relay and runs the
  * window-to-socket relay itself.  The last relay thread out closes the
  * session's descriptors and frees it (session_release).
  */
@@ -12,32 +13,15 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <pty.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "ptychat.h"
-
-/* The fd the window finds its pty master on (-S<ptsname>/3). */
-#define SESSION_HANDOFF_FD	3
-
-/* How long a window may take to report its id before we give up. */
-#define SESSION_WINDOW_TIMEOUT_MS	15000
-
-/* How long urxvt, which reports nothing, must live to count as open. */
-#define SESSION_PTY_FD_GRACE_MS		300
-
-extern char **environ;
 
 /* Live sessions: for the limits, and so that shutdown can wait. */
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -195,10 +179,7 @@ session_release(struct session *s)
 		(void)shutdown(s->sock, SHUT_RDWR);
 		close(s->sock);
 	}
-	/* With our end gone, the window's terminal exits. */
-	close(s->tty);
-	if (s->held != -1)
-		close(s->held);
+	terminal_close(&s->term);
 	close(s->wake);
 	close(s->hangup);
 	for (m = outbox_close(&s->outbox); m != NULL; m = next) {
@@ -215,22 +196,6 @@ session_release(struct session *s)
 	pthread_mutex_lock(&session_lock);
 	session_live--;
 	pthread_cond_broadcast(&session_ended);
-	pthread_mutex_unlock(&session_lock);
-}
-
-/*
- * Tells the session whose window process was pid that it has exited,
- * with status 0 (ok) or not.
- */
-void
-session_terminal_exited(pid_t pid, int ok)
-{
-	struct session *s;
-
-	pthread_mutex_lock(&session_lock);
-	for (s = session_list; s != NULL; s = s->next)
-		if (s->pid == pid)
-			atomic_store(&s->terminal_exited, ok ? 2 : 1);
 	pthread_mutex_unlock(&session_lock);
 }
 
@@ -400,118 +365,43 @@ session_wait_all(int timeout_ms)
 }
 
 /*
- * Waits for the window's first words: with -S, xterm writes its X window
- * id as a hex line before anything else (echo is off while it comes);
- * the bridge writes "ready".  The line is of no further use.  urxvt says
- * nothing, so it counts as ready once it has survived a short grace time.
- * A terminal that exits first (no display, say) is noticed by the main
- * thread, which reaps it; tmux's launcher always exits, and only its
- * failure counts.  Returns 0 when the window is ready, or -1 with a
- * reason in why.
+ * Turns the client away when no window came: log, transcript, one line.
+ * Returns NULL, for session_main.
  */
-static int
-session_await_window(struct session *s, const char **why)
+static void *
+session_no_window(struct session *s, const char *what, const char *why)
 {
-	struct pollfd pfd[2];
-	struct timespec now, deadline;
-	char buf[256];
-	ssize_t n;
-	int wait_ms, exited;
+	int fd;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	if (s->kind == WINDOW_PTY_FD)
-		deadline.tv_nsec += SESSION_PTY_FD_GRACE_MS * 1000000L;
-	else
-		deadline.tv_sec += SESSION_WINDOW_TIMEOUT_MS / 1000;
-	for (;;) {
-		exited = atomic_load(&s->terminal_exited);
-		if (exited == 1 || (exited == 2 && s->kind != WINDOW_TMUX)) {
-			*why = "the terminal exited before its window opened";
-			return -1;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		wait_ms = (int)((deadline.tv_sec - now.tv_sec) * 1000 +
-		    (deadline.tv_nsec - now.tv_nsec) / 1000000);
-		if (wait_ms <= 0 && s->kind == WINDOW_PTY_FD)
-			return 0;
-		if (wait_ms <= 0) {
-			*why = "the terminal did not open a window in time";
-			return -1;
-		}
-		pfd[0].fd = s->tty;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = s->hangup;
-		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, wait_ms < 100 ? wait_ms : 100) == -1) {
-			if (errno == EINTR)
-				continue;
-			*why = strerror(errno);
-			return -1;
-		}
-		if (pfd[1].revents != 0) {
-			*why = "the server is stopping";
-			return -1;
-		}
-		if (pfd[0].revents == 0)
-			continue;
-		n = read(s->tty, buf, sizeof buf);
-		if (n > 0 && memchr(buf, '\n', (size_t)n) != NULL)
-			return 0;
-		if (n == 0 || (n == -1 && errno != EINTR && errno != EAGAIN)) {
-			*why = "the terminal exited before its window opened";
-			return -1;
-		}
-	}
+	session_move(s, SESSION_STOPPED);
+	log_error("session %lu %s: %s%s", s->number, s->peer.label, what,
+	    why);
+	transcript_event(s->transcript, "no window: %s", why);
+	/* Out of the console's reach before the fd number is freed. */
+	pthread_mutex_lock(&session_lock);
+	fd = s->sock;
+	s->sock = -1;
+	pthread_mutex_unlock(&session_lock);
+	net_refuse(fd, SESSION_NO_WINDOW);
+	session_release(s);
+	return NULL;
 }
 
-/*
- * Sets the pty up for typing once a window that holds its master is up:
- * raw for the chat line editor, or whole lines with the terminal's own
- * editing (--plain), Backspace being DEL for urxvt and ^H for xterm -S.
- */
-static int
-session_window_mode(struct session *s)
-{
-	struct termios t;
-
-	if (s->config->plain)
-		return tty_typing_mode(s->tty, s->kind == WINDOW_PTY_FD ?
-		    0177 : 010);
-	if (tcgetattr(s->tty, &t) == -1)
-		return -1;
-	cfmakeraw(&t);
-	return tcsetattr(s->tty, TCSANOW, &t);
-}
-
-/* The session thread: window hand-shake, then the relays. */
+/* The session thread: the terminal and its window, then the relays. */
 static void *
 session_main(void *arg)
 {
 	struct session *s = arg;
-	const char *why;
-	int err, fd;
+	const struct terminal *term = &s->config->terminal;
+	char why[256];
+	int err;
 
-	if (session_await_window(s, &why) == -1) {
-		session_move(s, SESSION_STOPPED);
-		log_error("session %lu %s: no window: %s", s->number,
-		    s->peer.label, why);
-		transcript_event(s->transcript, "no window: %s", why);
-		/* Out of the console's reach before the fd number is freed. */
-		pthread_mutex_lock(&session_lock);
-		fd = s->sock;
-		s->sock = -1;
-		pthread_mutex_unlock(&session_lock);
-		net_refuse(fd, SESSION_NO_WINDOW);
-		session_release(s);
-		return NULL;
-	}
-	if (s->held != -1) {
-		/* The bridge has the slave: its close now means the end. */
-		close(s->held);
-		s->held = -1;
-	} else if (session_window_mode(s) == -1)
-		log_error("session %lu %s: pty set-up: %s", s->number,
-		    s->peer.label, strerror(errno));
+	/* Blocking work, all of it here: the main thread only accepts. */
+	if (terminal_launch(term, &s->term, s->number, &s->peer, s->hangup,
+	    why, sizeof why) == -1)
+		return session_no_window(s, "", why);
+	if (terminal_await(term, &s->term, s->hangup, why, sizeof why) == -1)
+		return session_no_window(s, "no window: ", why);
 	window_start(s);
 	if (!session_move(s, SESSION_OPEN)) {
 		/* Kicked or stopped while its window opened. */
@@ -534,146 +424,30 @@ session_main(void *arg)
 }
 
 /*
- * Starts the window's terminal; with master != -1, it gets the pty master
- * as fd 3 (-S).  The child must see nothing of ours but that fd: the rest
- * is closed, stdin is /dev/null, signals are back to their defaults and
- * unblocked, and it leads its own session.  Returns the pid, or -1 with
- * errno set.
- */
-static pid_t
-session_spawn(char **argv, int master)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t sa;
-	sigset_t none, reset;
-	pid_t pid = -1;
-	int err;
-
-	sigemptyset(&none);
-	sigemptyset(&reset);
-	sigaddset(&reset, SIGPIPE);
-	sigaddset(&reset, SIGINT);
-	sigaddset(&reset, SIGTERM);
-	sigaddset(&reset, SIGHUP);
-	sigaddset(&reset, SIGCHLD);
-	posix_spawnattr_init(&sa);
-	posix_spawnattr_setflags(&sa, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-	posix_spawnattr_setsigmask(&sa, &none);
-	posix_spawnattr_setsigdefault(&sa, &reset);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null",
-	    O_RDONLY, 0);
-	if (master != -1)
-		posix_spawn_file_actions_adddup2(&fa, master,
-		    SESSION_HANDOFF_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, master != -1 ?
-	    SESSION_HANDOFF_FD + 1 : STDERR_FILENO + 1);
-	err = posix_spawnp(&pid, argv[0], &fa, &sa, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&sa);
-	if (err != 0) {
-		errno = err;
-		return -1;
-	}
-	return pid;
-}
-
-/*
- * Prepares the pty for the kind of window about to be launched, before
- * the launch.  For -S, echo goes off so xterm's window id line stays out
- * of the window.  For the bridge, the session pty is raw both ways.
- * Returns -1 with errno set on failure.
- */
-static int
-session_pty_mode(int slave, int bridge)
-{
-	struct termios t;
-
-	if (tcgetattr(slave, &t) == -1)
-		return -1;
-	if (bridge)
-		cfmakeraw(&t);
-	else
-		t.c_lflag &= ~(tcflag_t)ECHO;
-	return tcsetattr(slave, TCSANOW, &t);
-}
-
-/*
- * Opens a session for a client just accepted on sock: a pty, a window on
- * it, and the session thread.  On success the session owns sock.  On
- * failure the client has been told and sock is closed.  Either way *pid
- * is the window's process, or -1 when none was started; the caller reaps
- * it.  Returns 0, or -1 on failure.
+ * Opens a session for a client just accepted on sock: registers it and
+ * starts its thread, which launches the window.  Never blocks.  On
+ * success the session owns sock.  On failure the client has been told
+ * and sock is closed.  Returns 0, or -1 on failure.
  */
 int
 session_open(const struct server_config *config, int sock,
-    const struct peer *peer, unsigned long number, pid_t *pid)
+    const struct peer *peer, unsigned long number)
 {
-	const struct terminal *term = &config->terminal;
-	struct session *s = NULL;
-	char ptsname[64], **argv = NULL;
-	int master = -1, slave = -1, moved, err, bridge;
+	struct session *s;
+	int err;
 
-	*pid = -1;
-	/* With the bridge, we keep the master; otherwise the window does. */
-	bridge = term->kind == WINDOW_BRIDGE || term->kind == WINDOW_TMUX;
-	/* glibc's openpty leaves both ends inheritable: fix that at once. */
-	if (openpty(&master, &slave, ptsname, NULL, NULL) == -1) {
-		log_error("session %lu %s: openpty: %s", number, peer->label,
+	if ((s = calloc(1, sizeof *s)) == NULL) {
+		log_error("session %lu %s: %s", number, peer->label,
 		    strerror(errno));
-		goto fail;
+		net_refuse(sock, SESSION_NO_WINDOW);
+		return -1;
 	}
-	if (io_cloexec(master) == -1 || io_cloexec(slave) == -1)
-		goto fail_errno;
-	/* dup2 onto itself would leave close-on-exec set in the child. */
-	if (master == SESSION_HANDOFF_FD) {
-		if ((moved = fcntl(master, F_DUPFD_CLOEXEC,
-		    SESSION_HANDOFF_FD + 1)) == -1)
-			goto fail_errno;
-		close(master);
-		master = moved;
-	}
-	if (session_pty_mode(slave, bridge) == -1)
-		goto fail_errno;
-
-	argv = termcmd_argv(term, terminal_tail(term), number, peer, ptsname,
-	    SESSION_HANDOFF_FD);
-	if (argv == NULL)
-		goto fail_errno;
-	if ((*pid = session_spawn(argv, bridge ? -1 : master)) == -1) {
-		log_error("session %lu %s: cannot start terminal '%s': %s",
-		    number, peer->label, argv[0], strerror(errno));
-		goto fail;
-	}
-	log_debug("session %lu %s: terminal %s is pid %ld", number,
-	    peer->label, argv[0], (long)*pid);
-	termcmd_free(argv);
-	argv = NULL;
-
-	if ((s = calloc(1, sizeof *s)) == NULL)
-		goto fail_errno;
 	s->config = config;
 	s->number = number;
 	s->peer = *peer;
 	s->sock = sock;
-	s->pid = *pid;
-	s->kind = term->kind;
-	if (bridge) {
-		/* Hold the slave until the bridge has it open. */
-		s->tty = master;
-		s->held = slave;
-	} else {
-		/* Only the window may hold the master, or its close goes
-		 * unseen. */
-		close(master);
-		s->tty = slave;
-		s->held = -1;
-	}
-	master = slave = -1;
-	if (io_nonblock(s->tty) == -1)
-		log_error("session %lu %s: O_NONBLOCK: %s", number,
-		    peer->label, strerror(errno));
+	s->term.pty = s->term.held = -1;
+	s->term.child = NULL;
 	s->hangup = -1;
 	if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
 	    (s->hangup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
@@ -684,9 +458,6 @@ session_open(const struct server_config *config, int sock,
 			close(s->wake);
 		if (s->hangup != -1)
 			close(s->hangup);
-		close(s->tty);
-		if (s->held != -1)
-			close(s->held);
 		free(s);
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
@@ -721,17 +492,5 @@ session_open(const struct server_config *config, int sock,
 	net_refuse(sock, SESSION_NO_WINDOW);
 	s->sock = -1;
 	session_release(s);
-	return -1;
-
-fail_errno:
-	log_error("session %lu %s: pty set-up: %s", number, peer->label,
-	    strerror(errno));
-fail:
-	termcmd_free(argv);
-	if (master != -1)
-		close(master);
-	if (slave != -1)
-		close(slave);
-	net_refuse(sock, SESSION_NO_WINDOW);
 	return -1;
 }

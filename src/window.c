@@ -24,8 +24,8 @@
 #define WINDOW_OWN_PREFIX	"you: "
 
 /*
- * Sets up the session's chat line on its pty, with an editor unless
- * --plain.  Returns -1 on ENOMEM.
+ * Sets up the session's chat line, with an editor unless --plain.
+ * Returns -1 on ENOMEM.
  */
 int
 window_init(struct session *s)
@@ -35,7 +35,8 @@ window_init(struct session *s)
 	if (!s->config->plain && (ed = editor_new(WINDOW_PROMPT,
 	    WINDOW_OWN_PREFIX, s->config->timestamps)) == NULL)
 		return -1;
-	chatline_init(&s->chat, ed, s->tty, s->tty, s->hangup);
+	/* The pty comes later: window_start attaches it. */
+	chatline_init(&s->chat, ed, -1, -1, s->hangup);
 	return 0;
 }
 
@@ -67,9 +68,10 @@ window_start(struct session *s)
 	    "Type a line and press Enter to send it to this client only.%s"
 	    "Close this window to hang up.%s%s", s->number, s->peer.label,
 	    when, nl, nl, nl, nl);
+	chatline_attach(&s->chat, s->term.pty, s->term.pty);
 	/* Nothing else writes to the window before the relays start. */
 	if (n > 0 && (size_t)n < sizeof banner)
-		(void)io_write_until(s->tty, banner, (size_t)n, s->hangup);
+		(void)io_write_until(s->term.pty, banner, (size_t)n, s->hangup);
 	(void)chatline_start(&s->chat);
 }
 

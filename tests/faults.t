@@ -304,10 +304,12 @@ def fd_limit(tmp):
     session ends, the next client gets a window again."""
     srv = server(tmp)
     base = warm_up(srv)
-    # Room for three sessions of four fds each (socket, pty, and the
-    # doorbell and hang-up eventfds), and one fd more.
+    # Room for three sessions of five fds each (socket, pty, the doorbell
+    # and hang-up eventfds, and the terminal's output pipe), and for the
+    # three more a launch holds for a moment (the pty's other end, the
+    # pipe's other end, the terminal's exit eventfd).
     resource.prlimit(srv.pid, resource.RLIMIT_NOFILE,
-                     (base[0] + 13, base[0] + 13))
+                     (base[0] + 18, base[0] + 18))
     clients, windows, refused = [], [], None
     for n in range(2, 12):
         c = srv.connect()
