@@ -247,10 +247,25 @@ child_release(struct child *c)
 		return;
 	pthread_mutex_lock(&child_lock);
 	c->owned = 0;
-	close(c->done);
+	if (c->done != -1)
+		close(c->done);
 	c->done = -1;
 	if (c->exited)
 		child_unlink(c);
+	pthread_mutex_unlock(&child_lock);
+}
+
+/*
+ * Keeps c (to signal it later) but will not wait for it any more: its fd
+ * goes.
+ */
+void
+child_unwatch(struct child *c)
+{
+	pthread_mutex_lock(&child_lock);
+	if (c->done != -1)
+		close(c->done);
+	c->done = -1;
 	pthread_mutex_unlock(&child_lock);
 }
 
@@ -282,6 +297,21 @@ child_signal_all(int sig)
 	for (c = child_list; c != NULL; c = c->next)
 		if (!c->exited)
 			(void)kill(-c->pid, sig);
+	pthread_mutex_unlock(&child_lock);
+}
+
+/*
+ * Sends sig to c's process group, unless c has been reaped (its pid may
+ * then be another's).  c may be NULL.
+ */
+void
+child_signal(struct child *c, int sig)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&child_lock);
+	if (!c->exited)
+		(void)kill(-c->pid, sig);
 	pthread_mutex_unlock(&child_lock);
 }
 

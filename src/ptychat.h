@@ -280,6 +280,8 @@ int	 child_wait(struct child *, int, int, int *);
 long long child_clock_ms(void);
 void	 child_release(struct child *);
 void	 child_reap(void);
+void	 child_unwatch(struct child *);
+void	 child_signal(struct child *, int);
 void	 child_signal_all(int);
 size_t	 child_count(void);
 int	 child_output(const char *);
@@ -325,6 +327,7 @@ int	 terminal_launch(const struct terminal *, struct terminal_link *,
 	    unsigned long, const struct peer *, int, char *, size_t);
 int	 terminal_await(const struct terminal *, struct terminal_link *, int,
 	    char *, size_t);
+void	 terminal_hangup(struct terminal_link *);
 void	 terminal_close(struct terminal_link *);
 
 /* termcmd.c */

@@ -179,6 +179,9 @@ session_release(struct session *s)
 		(void)shutdown(s->sock, SHUT_RDWR);
 		close(s->sock);
 	}
+	/* Kicked: the window goes now, stuck or not. */
+	if (session_state(s) == SESSION_KICKED)
+		terminal_hangup(&s->term);
 	terminal_close(&s->term);
 	close(s->wake);
 	close(s->hangup);

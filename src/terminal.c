@@ -708,7 +708,8 @@ terminal_hello(const struct terminal *term, struct terminal_link *link,
  * line editor, or whole lines with the terminal's own editing (--plain),
  * Backspace being DEL for urxvt and ^H for xterm -S.  cancel polls
  * readable once the session must end.  Returns 0, or -1 with a reason in
- * why; either way the terminal's process is the reaper's alone now.
+ * why; either way the terminal's process is the reaper's to reap now,
+ * and terminal_close lets go of it.
  */
 int
 terminal_await(const struct terminal *term, struct terminal_link *link,
@@ -717,8 +718,9 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
 	int r;
 
 	r = terminal_hello(term, link, cancel, why, whylen);
-	child_release(link->child);
-	link->child = NULL;
+	/* Kept to close the window at once on a kick (terminal_hangup). */
+	if (link->child != NULL)
+		child_unwatch(link->child);
 	if (r == -1)
 		return -1;
 	if (link->held != -1) {
@@ -740,6 +742,17 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
  * Closes the session's side of its terminal; with our end gone, the
  * terminal exits.  Safe on a link that was never launched.
  */
+/*
+ * Closes the window at once, even one whose terminal is stopped or hung
+ * (a kick): its process group is told to end, and let run to do so.
+ */
+void
+terminal_hangup(struct terminal_link *link)
+{
+	child_signal(link->child, SIGTERM);
+	child_signal(link->child, SIGCONT);
+}
+
 void
 terminal_close(struct terminal_link *link)
 {

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Client, Sections,  # noqa
-                     Window, need_tools, wait_for)
+                     Window, need_tools, process_alive, wait_for)
 
 t = TAP()
 need_tools(t, "tmux")
@@ -153,7 +153,8 @@ def stuck_window(tmp):
         t.ok(wait_for(lambda: re.search(r"session 1 \S+: hung up from the "
                                         "console", con.screen()), 2 * SLOW),
              "the stuck session ends: the log says so", con.screen())
-        os.kill(wa.pid, signal.SIGCONT)
+        t.ok(wait_for(lambda: not process_alive(wa.pid), 2 * SLOW),
+             "and its stopped window closes at once")
         start = time.monotonic()
         os.kill(con.pid, signal.SIGTERM)
         t.ok(wait_for(lambda: "status 0" in con.screen(), 2 * SLOW),
