@@ -106,19 +106,17 @@ usage_error(const char *fmt, ...)
 
 /* Parses a whole number from min to max for option, or exits with usage. */
 static unsigned long
-parse_number(const char *text, unsigned long min, unsigned long max,
+option_number(const char *text, long long min, long long max,
     const char *option)
 {
-	unsigned long n;
-	char *end;
+	const char *errstr;
+	long long n;
 
-	errno = 0;
-	n = strtoul(text, &end, 10);
-	if (*text < '0' || *text > '9' || *end != '\0' || errno != 0 ||
-	    n < min || n > max)
-		usage_error("invalid %s '%s': use a number from %lu to %lu",
+	n = number_parse(text, min, max, &errstr);
+	if (errstr != NULL)
+		usage_error("invalid %s '%s': use a number from %lld to %lld",
 		    option, text, min, max);
-	return n;
+	return (unsigned long)n;
 }
 
 /* Reaps children for up to ms milliseconds; returns when none is left. */
@@ -300,11 +298,11 @@ main(int argc, char *argv[])
 				    "deny" : "allow", err);
 			break;
 		case OPT_MAX_CLIENTS:
-			limits.max_clients = parse_number(optarg, 1, 100000,
+			limits.max_clients = option_number(optarg, 1, 100000,
 			    "--max-clients");
 			break;
 		case OPT_MAX_PER_HOST:
-			limits.max_per_host = parse_number(optarg, 0, 100000,
+			limits.max_per_host = option_number(optarg, 0, 100000,
 			    "--max-per-host");
 			break;
 		case OPT_PLAIN:
@@ -322,7 +320,7 @@ main(int argc, char *argv[])
 			config.log_dir = optarg;
 			break;
 		case OPT_IDLE_TIMEOUT:
-			config.idle_timeout = (unsigned)parse_number(optarg,
+			config.idle_timeout = (unsigned)option_number(optarg,
 			    0, 7 * 24 * 3600, "--idle-timeout");
 			break;
 		case '4':
@@ -363,7 +361,7 @@ main(int argc, char *argv[])
 	if (config.plain && config.timestamps)
 		usage_error("--timestamps needs the chat line; drop --plain");
 	family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
-	parse_number(port, 0, 65535, "port");
+	option_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
 		usage_error("the bind address is empty");
 	/* Kept in config from the start, so no exit path leaks it. */

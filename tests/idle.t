@@ -15,6 +15,17 @@ sections = Sections(t)
 LIMIT = max(1, int(round(SLOW)))
 
 
+def every(interval, seconds, act):
+    """Calls act(n) every interval seconds for seconds; returns n."""
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        act(n)
+        n += 1
+        time.sleep(interval)
+    return n
+
+
 def talks_just_in_time(srv):
     """Talks every 0.4 of the limit: never cut off.  Kept in whole
     seconds, the limit fell anywhere from S-1 to S, and this failed."""
@@ -22,12 +33,7 @@ def talks_just_in_time(srv):
     w = srv.window(1)
     t.ok(w is not None and w.wait_text("Close this window"),
          "the client gets a window")
-    sent = 0
-    end = time.monotonic() + 4 * LIMIT
-    while time.monotonic() < end:
-        c.send("%d\n" % sent)
-        sent += 1
-        time.sleep(0.4 * LIMIT)
+    sent = every(0.4 * LIMIT, 4 * LIMIT, lambda n: c.send("%d\n" % n))
     c.send("last\n")
     t.ok(w.wait_text("last"), "a client talking every %.2f s with "
          "--idle-timeout %d is still heard after %d lines"
@@ -58,12 +64,7 @@ def typing_counts(srv):
     c = srv.connect()
     w = srv.window(1)
     w.wait_text("Close this window")
-    end = time.monotonic() + 3 * LIMIT
-    n = 0
-    while time.monotonic() < end:
-        w.type("reply %d\r" % n)
-        n += 1
-        time.sleep(0.75 * LIMIT)
+    every(0.75 * LIMIT, 3 * LIMIT, lambda n: w.type("reply %d\r" % n))
     w.type("final\r")
     t.ok(c.wait_data("final\n"), "a silent client whose operator keeps "
          "answering every %.2f s stays connected" % (0.75 * LIMIT))

@@ -7,18 +7,15 @@
 # exits 0, with no zombie and its fds and threads back where they were.
 import os
 import re
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Client, Sections,  # noqa
-                     Window, fd_count, need_tools, settled, thread_count,
-                     wait_for, zombies)
+from ptytest import (SLOW, TAP, ConsoleServer, Sections, fd_count,  # noqa
+                     need_tools, settled, thread_count, wait_for, zombies)
 
 t = TAP()
 need_tools(t, "tmux")
@@ -27,62 +24,6 @@ ROUNDS = 200
 # Seconds a section may spend on its rounds: a sanitizer build runs as
 # many as fit.
 BUDGET = 60.0 if SLOW <= 1 else 25.0
-
-
-class ConsoleServer:
-    """ptychatd in a private tmux pane, its console typed into."""
-
-    def __init__(self, tmp):
-        self.env = dict(os.environ, TMUX_TMPDIR=tmp)
-        self.env.pop("TMUX", None)
-        self.windows = os.path.join(tmp, "windows")
-        os.makedirs(self.windows)
-        self.tmux("new-session", "-d", "-s", "con", "-x", "150", "-y", "50",
-                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n'; "
-                  "echo status $?; sleep 60"
-                  % (PTYCHATD, STANDIN, self.windows))
-        m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
-                                       self.screen()), 10 * SLOW)
-        self.port = int(m.group(1)) if m else None
-        pane = self.tmux("list-panes", "-t", "con", "-F", "#{pane_pid}")
-        kids = wait_for(lambda: self.children(int(pane)), 5) \
-            if pane.strip().isdigit() else None
-        self.pid = kids[0] if kids else None
-
-    @staticmethod
-    def children(pid):
-        try:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                return [int(p) for p in f.read().split()]
-        except OSError:
-            return []
-
-    def tmux(self, *args):
-        return subprocess.run(["tmux"] + list(args), env=self.env,
-                              capture_output=True, timeout=10
-                              ).stdout.decode()
-
-    def screen(self):
-        return self.tmux("capture-pane", "-p", "-J", "-t", "con")
-
-    def type(self, text):
-        self.tmux("send-keys", "-t", "con", text, "Enter")
-
-    def connect(self):
-        return Client(socket.create_connection(("127.0.0.1", self.port), 5))
-
-    def window(self, n):
-        w = Window(self.windows, n)
-        return w if wait_for(lambda: os.path.exists(w.pid_path),
-                             10 * SLOW) else None
-
-    def stop(self):
-        """SIGTERM; returns True once ptychatd has exited with 0."""
-        if self.pid:
-            os.kill(self.pid, signal.SIGTERM)
-        ok = wait_for(lambda: "status 0" in self.screen(), 5 * SLOW)
-        self.tmux("kill-server")
-        return ok
 
 
 def type_into(w, keys):
@@ -120,6 +61,14 @@ def baseline(con):
     return settled(lambda: counts(con.pid))
 
 
+def wound_down(con, base):
+    """After the rounds: nothing left over, and a clean stop."""
+    t.ok(wait_for(lambda: counts(con.pid) == base, 10 * SLOW),
+         "fds and threads back to %r" % (base,))
+    t.eq(zombies(con.pid), [], "no zombie")
+    t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
+
+
 def kick_during_paste(tmp):
     con = ConsoleServer(tmp)
     t.ok(con.port, "ptychatd runs with its console", con.screen())
@@ -143,11 +92,7 @@ def kick_during_paste(tmp):
         done += 1
     t.eq(done, rounds, "kick during a 256 KiB paste, %d rounds: every "
          "client hung up on" % rounds)
-    t.ok(wait_for(lambda: counts(con.pid) == base,
-                  10 * SLOW),
-         "fds and threads back to %r" % (base,))
-    t.eq(zombies(con.pid), [], "no zombie")
-    t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
+    wound_down(con, base)
 
 
 def say_while_hanging_up(tmp):
@@ -179,11 +124,7 @@ def say_while_hanging_up(tmp):
         w.close()
     t.eq(answered, rounds, "say while the client resets, %d rounds: "
          "each say gets its verdict" % rounds)
-    t.ok(wait_for(lambda: counts(con.pid) == base,
-                  10 * SLOW),
-         "fds and threads back to %r" % (base,))
-    t.eq(zombies(con.pid), [], "no zombie")
-    t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
+    wound_down(con, base)
 
 
 def hang_up_while_typing(srv):

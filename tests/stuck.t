@@ -11,86 +11,16 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Client, Sections,  # noqa
-                     Window, need_tools, process_alive, wait_for)
+from ptytest import (SLOW, TAP, ConsoleServer, Sections,  # noqa
+                     need_tools, process_alive, wait_for)
 
 t = TAP()
 need_tools(t, "tmux")
-
-
-class Console:
-    """ptychatd in a private tmux pane, so that its console is live."""
-
-    def __init__(self, tmp, name):
-        self.env = dict(os.environ, TMUX_TMPDIR=tmp)
-        self.env.pop("TMUX", None)
-        self.windows = os.path.join(tmp, name)
-        os.makedirs(self.windows)
-        self.tmux("new-session", "-d", "-s", "con", "-x", "120", "-y", "50",
-                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n'; "
-                  "echo status $?; sleep 30"
-                  % (PTYCHATD, STANDIN, self.windows))
-        m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
-                                       self.screen()), 10)
-        self.port = int(m.group(1)) if m else None
-        self.pid = None
-        out = self.tmux("list-panes", "-t", "con", "-F", "#{pane_pid}")
-        if out.strip().isdigit():
-            # The pane runs sh -c; ptychatd is its child.
-            shell = int(out.strip())
-            kids = wait_for(lambda: self.children(shell), 5)
-            self.pid = kids[0] if kids else None
-
-    @staticmethod
-    def children(pid):
-        try:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                return [int(p) for p in f.read().split()]
-        except OSError:
-            return []
-
-    def tmux(self, *args):
-        return subprocess.run(["tmux"] + list(args), env=self.env,
-                              capture_output=True, timeout=10
-                              ).stdout.decode()
-
-    def screen(self):
-        return self.tmux("capture-pane", "-p", "-J", "-S", "-200", "-t",
-                         "con")
-
-    def command(self, text, reply, timeout=3.0):
-        """Types a command; returns True once reply shows after it."""
-        self.tmux("send-keys", "-t", "con", text, "Enter")
-
-        def answered():
-            s = self.screen()
-            at = s.rfind("ptychatd> " + text)
-            return at != -1 and re.search(reply, s[at:])
-        return wait_for(answered, timeout * SLOW)
-
-    def connect(self, rcvbuf=None):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            # Before connecting: a window shrunk later makes the kernel
-            # drop data it had room for, and the sender back off.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.settimeout(5)
-        sock.connect(("127.0.0.1", self.port))
-        return Client(sock)
-
-    def window(self, n):
-        w = Window(self.windows, n)
-        return w if wait_for(lambda: os.path.exists(w.pid_path), 10) \
-            else None
-
-    def close(self):
-        self.tmux("kill-server")
 
 
 def flood(sock, limit, seconds):
@@ -115,7 +45,7 @@ def flood(sock, limit, seconds):
 
 
 def stuck_window(tmp):
-    con = Console(tmp, "stuck")
+    con = ConsoleServer(tmp, "stuck")
     try:
         t.ok(con.port, "ptychatd runs with its console in a pane",
              con.screen())
@@ -167,7 +97,7 @@ def stuck_window(tmp):
 
 
 def say_during_paste(tmp):
-    con = Console(tmp, "paste")
+    con = ConsoleServer(tmp, "paste")
     try:
         t.ok(con.port, "ptychatd runs with its console in a pane",
              con.screen())

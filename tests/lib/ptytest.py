@@ -441,6 +441,86 @@ class Sections:
         t.diag("%s took %.1f s" % (name, time.monotonic() - start))
 
 
+class ConsoleServer:
+    """A ptychatd in a private tmux pane, so that its console is live and
+    typed into; windows are stand-ins in tmp/name."""
+
+    def __init__(self, tmp, name="windows", args=""):
+        self.env = dict(os.environ, TMUX_TMPDIR=tmp)
+        self.env.pop("TMUX", None)
+        self.windows = os.path.join(tmp, name)
+        os.makedirs(self.windows)
+        self.tmux("new-session", "-d", "-s", "con", "-x", "150", "-y", "50",
+                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n' %s; "
+                  "echo status $?; sleep 60"
+                  % (PTYCHATD, STANDIN, self.windows, args))
+        m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
+                                       self.screen()), 10)
+        self.port = int(m.group(1)) if m else None
+        pane = self.tmux("list-panes", "-t", "con", "-F", "#{pane_pid}")
+        # The pane runs a shell; ptychatd is its child.
+        kids = wait_for(lambda: self._children(int(pane)), 5) \
+            if pane.strip().isdigit() else None
+        self.pid = kids[0] if kids else None
+
+    @staticmethod
+    def _children(pid):
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                return [int(p) for p in f.read().split()]
+        except OSError:
+            return []
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux"] + list(args), env=self.env,
+                              capture_output=True, timeout=10
+                              ).stdout.decode()
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-200", "-t",
+                         "con")
+
+    def type(self, text):
+        self.tmux("send-keys", "-t", "con", text, "Enter")
+
+    def command(self, text, reply, timeout=3.0):
+        """Types a command; returns True once reply shows after it."""
+        self.type(text)
+
+        def answered():
+            s = self.screen()
+            at = s.rfind("ptychatd> " + text)
+            return at != -1 and re.search(reply, s[at:])
+        return wait_for(answered, timeout * SLOW)
+
+    def connect(self, rcvbuf=None):
+        """A raw client; rcvbuf sets its receive buffer before it connects
+        (a window shrunk later makes the kernel drop data it had room for,
+        and the sender back off)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", self.port))
+        return Client(sock)
+
+    def window(self, n):
+        w = Window(self.windows, n)
+        return w if wait_for(lambda: os.path.exists(w.pid_path),
+                             10 * SLOW) else None
+
+    def stop(self):
+        """SIGTERM; returns True once ptychatd has exited with 0."""
+        if self.pid:
+            os.kill(self.pid, signal.SIGTERM)
+        ok = wait_for(lambda: "status 0" in self.screen(), 5 * SLOW)
+        self.close()
+        return ok
+
+    def close(self):
+        self.tmux("kill-server")
+
+
 def tmpdir():
     return tempfile.mkdtemp(prefix="ptychat-test.")
 
