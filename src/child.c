@@ -315,6 +315,17 @@ child_signal(struct child *c, int sig)
 	pthread_mutex_unlock(&child_lock);
 }
 
+/* Makes c's exit no news for the log: it was asked to end. */
+void
+child_quiet(struct child *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&child_lock);
+	c->name[0] = '\0';
+	pthread_mutex_unlock(&child_lock);
+}
+
 /* Returns how many children have not been reaped yet. */
 size_t
 child_count(void)

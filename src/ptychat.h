@@ -282,6 +282,7 @@ void	 child_release(struct child *);
 void	 child_reap(void);
 void	 child_unwatch(struct child *);
 void	 child_signal(struct child *, int);
+void	 child_quiet(struct child *);
 void	 child_signal_all(int);
 size_t	 child_count(void);
 int	 child_output(const char *);

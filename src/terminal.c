@@ -749,6 +749,7 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
 void
 terminal_hangup(struct terminal_link *link)
 {
+	child_quiet(link->child);
 	child_signal(link->child, SIGTERM);
 	child_signal(link->child, SIGCONT);
 }
