@@ -744,14 +744,15 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
  */
 /*
  * Closes the window at once, even one whose terminal is stopped or hung
- * (a kick): its process group is told to end, and let run to do so.
+ * (a kick): its process group is let run, and told to end.
  */
 void
 terminal_hangup(struct terminal_link *link)
 {
 	child_quiet(link->child);
-	child_signal(link->child, SIGTERM);
+	/* Running first, so that nothing reaches it once it is exiting. */
 	child_signal(link->child, SIGCONT);
+	child_signal(link->child, SIGTERM);
 }
 
 void

@@ -64,7 +64,8 @@ def baseline(con):
 def wound_down(con, base):
     """After the rounds: nothing left over, and a clean stop."""
     t.ok(wait_for(lambda: counts(con.pid) == base, 10 * SLOW),
-         "fds and threads back to %r" % (base,))
+         "fds and threads back to %r" % (base,),
+         "now %r" % (counts(con.pid),))
     t.eq(zombies(con.pid), [], "no zombie")
     t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
 
@@ -92,6 +93,7 @@ def kick_during_paste(tmp):
         done += 1
     t.eq(done, rounds, "kick during a 256 KiB paste, %d rounds: every "
          "client hung up on" % rounds)
+    t.diag("%d rounds in %.1f s" % (rounds, time.monotonic() - start))
     wound_down(con, base)
 
 
