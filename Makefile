@@ -77,6 +77,7 @@ $(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
 	$(O)/log.o $(O)/thread.o $(O)/sanitize.o
 $(O)/test_chatline: $(O)/editor.o $(O)/io.o
 $(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o
+$(O)/test_access: $(O)/number.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +25,10 @@ int
 access_parse(const char *text, struct access_rule *rule, char *err,
     size_t errlen)
 {
-	char addr[INET6_ADDRSTRLEN + 1], *end;
+	char addr[INET6_ADDRSTRLEN + 1];
 	struct in6_addr in6;
-	const char *slash;
+	const char *slash, *errstr;
 	size_t len, i;
-	long prefix;
 	int bits;
 
 	memset(rule, 0, sizeof *rule);
@@ -51,12 +49,9 @@ access_parse(const char *text, struct access_rule *rule, char *err,
 		goto bad;
 	rule->prefix = bits;
 	if (slash != NULL) {
-		errno = 0;
-		prefix = strtol(slash + 1, &end, 10);
-		if (slash[1] == '\0' || *end != '\0' || errno != 0 ||
-		    prefix < 0 || prefix > bits)
+		rule->prefix = (int)number_parse(slash + 1, 0, bits, &errstr);
+		if (errstr != NULL)
 			goto bad;
-		rule->prefix = (int)prefix;
 	}
 	if (rule->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6) &&
 	    rule->prefix < 96) {
