@@ -29,7 +29,7 @@ O ?= build
 OUT ?= .
 
 COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
-	src/thread.c
+	src/thread.c src/utf8.c src/keys.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c \
@@ -73,6 +73,8 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(filter %.o,$^)
 $(O)/test_terminal: $(O)/termcmd.o
+$(O)/test_sanitize: $(O)/utf8.o
+$(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
@@ -126,11 +128,12 @@ check-valgrind: all $(STANDIN)
 # libFuzzer on the sanitiser; FUZZ_SECONDS bounds the run.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-$(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/ptychat.h
+$(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
+    src/ptychat.h
 	@mkdir -p $(O)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
-	    tests/fuzz/fuzz_sanitize.c src/sanitize.c
+	    tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c
 fuzz: $(O)/fuzz_sanitize
 	mkdir -p $(O)/fuzz-corpus
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -47,7 +47,7 @@ san_editor(void)
 
 	if ((ed = editor_new("> ", "you: ", 0)) == NULL)
 		exit(1);
-	editor_set_width(ed, 80);
+	editor_set_size(ed, 80, 24);
 	return ed;
 }
 

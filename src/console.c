@@ -46,7 +46,7 @@ console_width(void)
 	struct winsize ws;
 
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(console, ws.ws_col);
+		editor_set_size(console, ws.ws_col, ws.ws_row);
 }
 
 /* Prints text above the command line: dim for a log line, or plain. */

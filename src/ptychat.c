@@ -69,7 +69,7 @@ chat_width(void)
 	struct winsize ws;
 
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(chat, ws.ws_col);
+		editor_set_size(chat, ws.ws_col, ws.ws_row);
 }
 
 /*

@@ -50,7 +50,7 @@ window_width(struct session *s)
 	struct winsize ws;
 
 	if (ioctl(s->tty, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(s->ed, ws.ws_col);
+		editor_set_size(s->ed, ws.ws_col, ws.ws_row);
 }
 
 /* Writes out and empties buf; the lock is held. */

@@ -77,6 +77,9 @@ def tall_line(name, tmux, target, peer, sent):
     t.ok(not stale, "%s: no stale copy of the line is left, scrollback "
          "included" % name, "%d runs of %d found outside 'you: ...', the "
          "first %r, in:\n%s" % (len(stale), FRAGMENT, stale[:1], text))
+    prompts = [line for line in text.splitlines() if line.startswith(">")]
+    t.eq(prompts, ["> "], "%s: the prompt shows once, at the end, not "
+         "copied into the scrollback" % name)
     t.ok(text.count(PEER) == 1 and
          text.index(PEER) < text.index("you: " + LINE),
          "%s: the peer's line shows once, above ours" % name, text)

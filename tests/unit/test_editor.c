@@ -481,7 +481,7 @@ rig_open(struct rig *r, int cols, int rows, const char *prompt,
 		abort();
 	r->prompt = prompt;
 	r->term = term_new(cols, rows);
-	editor_set_width(r->ed, cols);
+	editor_set_size(r->ed, cols, rows);
 	editor_start(r->ed, &r->out);
 }
 
@@ -1204,7 +1204,7 @@ test_resize(void)
 	rig_open(&r, 20, 10, "> ", "you: ", 0);
 	rig_print(&r, "line\npart");
 	rig_keys(&r, "abcdefghijkl" LEFT);
-	editor_set_width(r.ed, 10);
+	editor_set_size(r.ed, 10, 10);
 	term_resize(r.term, 10);
 	rig_keys(&r, "\x0c");
 	check_screen(&r, (const char *[]){ "line", "part",
@@ -1214,7 +1214,7 @@ test_resize(void)
 	check_screen(&r, (const char *[]){ "line", "part",
 	    "> abcdefghijkml", NULL }, "abcdefghijkml", 12,
 	    "and typing goes on at the new width");
-	editor_set_width(r.ed, 0);
+	editor_set_size(r.ed, 0, 0);
 	term_resize(r.term, 80);
 	rig_keys(&r, "\x0c");
 	check_screen(&r, (const char *[]){ "line", "part",
