@@ -38,6 +38,7 @@ CLIENT_SRC = src/ptychat.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor
+UNIT_TESTS += test_utf8 test_keys
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -75,6 +76,7 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 $(O)/test_terminal: $(O)/termcmd.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
+$(O)/test_keys: $(O)/utf8.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
@@ -134,6 +136,19 @@ $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c
+# The key parser and the editor behind it, first in make fuzz.
+$(O)/fuzz_keys: tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c \
+    src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c
+fuzz-keys: $(O)/fuzz_keys
+	mkdir -p $(O)/fuzz-corpus-keys
+	$(O)/fuzz_keys -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-keys tests/fuzz/corpus-keys
+fuzz: fuzz-keys
+.PHONY: fuzz-keys
 fuzz: $(O)/fuzz_sanitize
 	mkdir -p $(O)/fuzz-corpus
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -217,8 +217,8 @@ size_t	 utf8_forward(const char *, size_t, size_t);
 enum key_kind {
 	KEY_NONE,	/* nothing complete: bytes held, or dropped */
 	KEY_TEXT,	/* printable ASCII, text[0..len) of the input */
-	KEY_CHAR,	/* one printable code point beyond ASCII, cp, whose
-			   UTF-8 is text[0..len) */
+	KEY_CHAR,	/* one printable character, cp, whose UTF-8 is
+			   text[0..len) */
 	KEY_CONTROL,	/* a C0 control or DEL, cp, but CR, LF, ESC, CAN, SUB */
 	KEY_ENTER,	/* CR, LF, or CR LF */
 	KEY_UP,

@@ -1430,14 +1430,18 @@ tall_check(struct rig *r, const char *const *perm, const char *partial,
 	return ok;
 }
 
-/* 401 characters in which any run of 12 is found once only. */
+/* 4 * count + 1 characters in which any run of 12 is found once only. */
 static void
-numbered_line(char *line, size_t count)
+numbered_line(char *line, int count)
 {
-	size_t	i;
+	int	i;
 
-	for (i = 0; i < count; i++)
-		snprintf(line + 4 * i, 5, "%03zu,", i);
+	for (i = 0; i < count; i++) {
+		line[4 * i] = (char)('0' + i / 100 % 10);
+		line[4 * i + 1] = (char)('0' + i / 10 % 10);
+		line[4 * i + 2] = (char)('0' + i % 10);
+		line[4 * i + 3] = ',';
+	}
 	strcpy(line + 4 * count, "!");
 }
 
