@@ -133,21 +133,14 @@ all_printable(const uint8_t *in, size_t n)
 static int
 lines_ok(const char *s, size_t n)
 {
-	uint32_t	cp;
-	size_t		i = 0;
-	int		r;
+	const char	*nl;
 
-	if (n > 0 && s[n - 1] != '\n')
-		return 0;
-	while (i < n) {
-		if (s[i] == '\n') {
-			i++;
-			continue;
-		}
-		if ((r = utf8_decode(s + i, n - i, &cp)) <= 0 ||
-		    !utf8_printable(cp))
+	while (n > 0) {
+		if ((nl = memchr(s, '\n', n)) == NULL ||
+		    !all_printable((const uint8_t *)s, (size_t)(nl - s)))
 			return 0;
-		i += (size_t)r;
+		n -= (size_t)(nl - s) + 1;
+		s = nl + 1;
 	}
 	return 1;
 }

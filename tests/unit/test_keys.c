@@ -13,73 +13,68 @@
 #include "../../src/ptychat.h"
 #include "tap.h"
 
-struct keys_case {
-	const char	*name;
-	const char	*in;
-	size_t		 inlen;
-	const char	*want;
-};
-
-/* A string literal and its length, which may count NUL bytes. */
-#define IN(s)	(s), sizeof(s) - 1
-
-static const struct keys_case cases[] = {
-	{ "empty", IN(""), "" },
-	{ "printable ASCII", IN("hello, world ~"), "hello, world ~" },
-	{ "UTF-8 of 2, 3 and 4 bytes", IN("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"),
-	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" },
-	{ "a combining mark is a character", IN("e\xcc\x81"), "e\xcc\x81" },
-	{ "CR is Enter", IN("a\rb"), "a<ENTER>b" },
-	{ "LF is Enter", IN("a\nb"), "a<ENTER>b" },
-	{ "CR LF is one Enter", IN("a\r\nb"), "a<ENTER>b" },
-	{ "CR CR LF LF", IN("\r\r\n\n"), "<ENTER><ENTER><ENTER>" },
-	{ "LF CR", IN("\n\r"), "<ENTER><ENTER>" },
-	{ "a key between CR and LF", IN("\rx\n"), "<ENTER>x<ENTER>" },
-	{ "controls", IN("\x01\x02\x05\x06\x08\x0c\x0e\x10\x15\x17\x7f"),
-	    "^A^B^E^F^H^L^N^P^U^W^?" },
-	{ "NUL, BEL, Tab and the rest are controls too",
-	    IN("\0\x07\t\x0b\x1c\x1f"), "^@^G^I^K^\\^_" },
-	{ "CSI arrows", IN("\033[A\033[B\033[C\033[D"),
-	    "<UP><DOWN><RIGHT><LEFT>" },
-	{ "SS3 arrows", IN("\033OA\033OB\033OC\033OD"),
-	    "<UP><DOWN><RIGHT><LEFT>" },
-	{ "Home and End", IN("\033[H\033[F\033OH\033OF"),
-	    "<HOME><END><HOME><END>" },
-	{ "~ keys", IN("\033[1~\033[7~\033[4~\033[8~\033[3~"),
-	    "<HOME><HOME><END><END><DELETE>" },
-	{ "other ~ keys are dropped",
-	    IN("a\033[2~\033[5~\033[6~\033[15~\033[200~b"), "ab" },
-	{ "modifiers are ignored", IN("\033[1;5D\033[1;2C\033[3;5~"),
-	    "<LEFT><RIGHT><DELETE>" },
-	{ "zero-padded and huge numbers",
-	    IN("\033[0003~\033[999999999999999~"), "<DELETE>" },
-	{ "SS3 with ~ is dropped", IN("a\033O3~b"), "ab" },
-	{ "focus, mouse and private sequences are dropped",
-	    IN("a\033[I\033[O\033[<0;3;4M\033[?1h\033[Mb"), "ab" },
-	{ "overlong parameters are dropped whole",
-	    IN("a\033[12345678901234567890Db"), "ab" },
-	{ "ESC and ASCII (Meta) is dropped", IN("a\033x\033b\033\x7f" "c"),
-	    "ac" },
-	{ "ESC ESC [ D is Left", IN("\033\033[D"), "<LEFT>" },
-	{ "CAN and SUB cancel a sequence", IN("a\033[\x18" "b\033[\x1a" "c"),
-	    "abc" },
-	{ "DEL inside a sequence is dropped", IN("\033[3\x7f~"), "<DELETE>" },
-	{ "a control inside a sequence is run and the sequence goes on",
-	    IN("\033[\x02" "D\033O\rA"), "^B<LEFT><ENTER><UP>" },
-	{ "ESC inside a sequence starts one afresh", IN("\033[1\033[C"),
-	    "<RIGHT>" },
-	{ "UTF-8 after ESC or inside CSI ends it and is typed",
-	    IN("\033\xc3\xa9\033[\xc3\xa9"), "\xc3\xa9\xc3\xa9" },
-	{ "C1 code points are dropped", IN("a\xc2\x85\xc2\x9b" "b"), "ab" },
-	{ "bytes that are not UTF-8 are dropped",
-	    IN("a\x80\xff\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80" "b"), "ab" },
-	{ "a broken sequence is dropped, the byte after it read",
-	    IN("\xe2\x82" "a\xe2\x82\033[D"), "a<LEFT>" },
-	{ "U+0800 and U+10FFFF pass, overlongs do not",
-	    IN("\xe0\xa0\x80\xf4\x8f\xbf\xbf\xe0\x80\x80"),
-	    "\xe0\xa0\x80\xf4\x8f\xbf\xbf" },
-	{ "a sequence at the end is held", IN("a\033["), "a" },
-	{ "half a character at the end is held", IN("a\xe2\x82"), "a" },
+/* Bytes from a keyboard, the keys they mean, and why. */
+static const struct {
+	const char	*bytes;
+	const char	*keys;
+	const char	*why;
+} cases[] = {
+	{ "", "", "empty" },
+	{ "hello, world ~", "hello, world ~", "printable ASCII" },
+	{ "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+	    "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+	    "UTF-8 of 2, 3 and 4 bytes" },
+	{ "e\xcc\x81", "e\xcc\x81", "a combining mark is a character" },
+	{ "a\rb", "a<ENTER>b", "CR is Enter" },
+	{ "a\nb", "a<ENTER>b", "LF is Enter" },
+	{ "a\r\nb", "a<ENTER>b", "CR LF is one Enter" },
+	{ "\r\r\n\n", "<ENTER><ENTER><ENTER>", "CR CR LF LF" },
+	{ "\n\r", "<ENTER><ENTER>", "LF CR" },
+	{ "\rx\n", "<ENTER>x<ENTER>", "a key between CR and LF" },
+	{ "\x01\x02\x05\x06\x08\x0c\x0e\x10\x15\x17\x7f",
+	    "^A^B^E^F^H^L^N^P^U^W^?",
+	    "controls" },
+	{ "\x07\t\x0b\x1c\x1f", "^G^I^K^\\^_",
+	    "BEL, Tab and the rest are controls too" },
+	{ "\033[A\033[B\033[C\033[D", "<UP><DOWN><RIGHT><LEFT>", "CSI arrows" },
+	{ "\033OA\033OB\033OC\033OD", "<UP><DOWN><RIGHT><LEFT>", "SS3 arrows" },
+	{ "\033[H\033[F\033OH\033OF", "<HOME><END><HOME><END>",
+	    "Home and End" },
+	{ "\033[1~\033[7~\033[4~\033[8~\033[3~",
+	    "<HOME><HOME><END><END><DELETE>",
+	    "~ keys" },
+	{ "a\033[2~\033[5~\033[6~\033[15~\033[200~b", "ab",
+	    "other ~ keys are dropped" },
+	{ "\033[1;5D\033[1;2C\033[3;5~", "<LEFT><RIGHT><DELETE>",
+	    "modifiers are ignored" },
+	{ "\033[0003~\033[999999999999999~", "<DELETE>",
+	    "zero-padded and huge numbers" },
+	{ "a\033O3~b", "ab", "SS3 with ~ is dropped" },
+	{ "a\033[I\033[O\033[<0;3;4M\033[?1h\033[Mb", "ab",
+	    "focus, mouse and private sequences are dropped" },
+	{ "a\033[12345678901234567890Db", "ab",
+	    "overlong parameters are dropped whole" },
+	{ "a\033x\033b\033\x7f" "c", "ac", "ESC and ASCII (Meta) is dropped" },
+	{ "\033\033[D", "<LEFT>", "ESC ESC [ D is Left" },
+	{ "a\033[\x18" "b\033[\x1a" "c", "abc",
+	    "CAN and SUB cancel a sequence" },
+	{ "\033[3\x7f~", "<DELETE>", "DEL inside a sequence is dropped" },
+	{ "\033[\x02" "D\033O\rA", "^B<LEFT><ENTER><UP>",
+	    "a control inside a sequence is run and the sequence goes on" },
+	{ "\033[1\033[C", "<RIGHT>",
+	    "ESC inside a sequence starts one afresh" },
+	{ "\033\xc3\xa9\033[\xc3\xa9", "\xc3\xa9\xc3\xa9",
+	    "UTF-8 after ESC or inside CSI ends it and is typed" },
+	{ "a\xc2\x85\xc2\x9b" "b", "ab", "C1 code points are dropped" },
+	{ "a\x80\xff\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80" "b", "ab",
+	    "bytes that are not UTF-8 are dropped" },
+	{ "\xe2\x82" "a\xe2\x82\033[D", "a<LEFT>",
+	    "a broken sequence is dropped, the byte after it read" },
+	{ "\xe0\xa0\x80\xf4\x8f\xbf\xbf\xe0\x80\x80",
+	    "\xe0\xa0\x80\xf4\x8f\xbf\xbf",
+	    "U+0800 and U+10FFFF pass, overlongs do not" },
+	{ "a\033[", "a", "a sequence at the end is held" },
+	{ "a\xe2\x82", "a", "half a character at the end is held" },
 };
 
 static const char *const names[] = {
@@ -158,31 +153,32 @@ parse(const char *in, size_t inlen, const size_t *cuts, size_t ncuts,
 	return bad;
 }
 
+/* Parses bytes whole, split anywhere, and byte by byte. */
 static void
-check_case(const struct keys_case *c)
+check_keys(const char *bytes, size_t n, const char *keys, const char *why)
 {
 	char	got[512], piece[512];
 	size_t	cut, i, *cuts;
 	int	bad;
 
-	bad = parse(c->in, c->inlen, NULL, 0, got, sizeof(got));
-	if (!tap_ok(bad == 0 && strcmp(got, c->want) == 0, "%s", c->name))
-		tap_diag("got \"%s\", want \"%s\", %d faults", got, c->want,
+	bad = parse(bytes, n, NULL, 0, got, sizeof(got));
+	if (!tap_ok(bad == 0 && strcmp(got, keys) == 0, "%s", why))
+		tap_diag("got \"%s\", want \"%s\", %d faults", got, keys,
 		    bad);
 
 	bad = 0;
-	for (cut = 0; cut <= c->inlen; cut++) {
-		bad += parse(c->in, c->inlen, &cut, 1, piece, sizeof(piece));
-		bad += strcmp(piece, c->want) != 0;
+	for (cut = 0; cut <= n; cut++) {
+		bad += parse(bytes, n, &cut, 1, piece, sizeof(piece));
+		bad += strcmp(piece, keys) != 0;
 	}
-	if ((cuts = malloc((c->inlen + 1) * sizeof(*cuts))) == NULL)
+	if ((cuts = malloc((n + 1) * sizeof(*cuts))) == NULL)
 		abort();
-	for (i = 0; i < c->inlen; i++)
+	for (i = 0; i < n; i++)
 		cuts[i] = i + 1;
-	bad += parse(c->in, c->inlen, cuts, c->inlen, piece, sizeof(piece));
-	bad += strcmp(piece, c->want) != 0;
+	bad += parse(bytes, n, cuts, n, piece, sizeof(piece));
+	bad += strcmp(piece, keys) != 0;
 	free(cuts);
-	tap_ok(bad == 0, "%s: split anywhere, and byte by byte", c->name);
+	tap_ok(bad == 0, "%s: split anywhere, and byte by byte", why);
 }
 
 /* A paste: one run of text, however long, and its bytes not copied. */
@@ -213,7 +209,9 @@ main(void)
 	size_t	i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		check_case(&cases[i]);
+		check_keys(cases[i].bytes, strlen(cases[i].bytes),
+		    cases[i].keys, cases[i].why);
+	check_keys("a\0b", 3, "a^@b", "NUL is a control");
 	check_run();
 	return tap_done();
 }
