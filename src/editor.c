@@ -16,8 +16,8 @@
  * prompt and the input.  A change erases the region (up to its first row,
  * CR, EL, ED), writes what has become permanent above it, and draws it
  * again.  So that every row of it can be reached to be erased, the region
- * never takes more rows than the screen has: of a longer input only the
- * rows around the cursor are drawn.  Only CR, LF, BEL, CUU, CUD, CUF, EL,
+ * takes fewer rows than the screen has: of a longer input only the rows
+ * around the cursor are drawn.  Only CR, LF, BEL, CUU, CUD, CUF, EL,
  * ED and SGR are sent.  The layout follows xterm: a wide character that
  * does not fit in a row wraps whole, and after writing the last column the
  * cursor stays there until the next character.
@@ -322,9 +322,9 @@ editor_partial_rows(const struct editor *ed)
 }
 
 /*
- * Rows the region may take: all but the screen's last but one, so that the
- * line above it stays in sight.  (And tmux, which moves a screen cleared
- * from its first row into its history, never sees it cleared there.)
+ * Rows the region may take: one fewer than the screen has, so that every
+ * row of it can be reached to be erased, and the line above it stays in
+ * sight.
  */
 static int
 editor_region_max(const struct editor *ed)
@@ -471,9 +471,9 @@ editor_drawn(struct editor *ed, struct editor_pos at)
 /*
  * Draws the region from the cursor, which must be at column 0 of a clear
  * row, or just after a row of the peer's line that the region continues.
- * The region never takes more rows than the screen has, or the first ones
- * would scroll away where no CUU reaches to erase them: of an input
- * taller than the room left, only rows around the cursor are drawn.
+ * Rows beyond editor_region_max would push its first ones off the screen,
+ * where no CUU reaches to erase them: of an input taller than the room
+ * left, only whole rows around the cursor are drawn.
  */
 static void
 editor_draw(struct editor *ed, struct editor_buf *out)
