@@ -166,10 +166,10 @@ utf8_decode(const void *s, size_t n, uint32_t *cp)
 #define UTF8_HIGHS	UINT64_C(0x8080808080808080)
 
 /*
- * Returns non-zero if any of the 8 bytes in w is outside 0x20-0x7E: below
- * 0x20, top bit set, or 0x7F.  A borrow between bytes may flag the wrong
- * byte but never hides a bad one, so a zero result is exact and the byte
- * loop after it finds where the run really ends.
+ * Returns the high bit of each of the 8 bytes in w that is outside
+ * 0x20-0x7E: below 0x20, 0x7F, or with its top bit set.  A borrow may
+ * flag a byte after a bad one too, but never one before it: read as a
+ * little-endian word, the lowest bit set is the first bad byte's.
  */
 static inline uint64_t
 utf8_word_unprintable(uint64_t w)
@@ -194,10 +194,19 @@ utf8_ascii_run(const void *s, size_t n)
 	const unsigned char	*p = s, *end = p + n;
 	uint64_t		 w;
 
+	/* Hostile input is mostly runs of none: no word for those. */
+	if (n == 0 || *p < 0x20 || *p > 0x7E)
+		return 0;
 	while (end - p >= 8) {
 		memcpy(&w, p, sizeof(w));
-		if (utf8_word_unprintable(w))
+		if ((w = utf8_word_unprintable(w)) != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return (size_t)(p - (const unsigned char *)s) +
+			    (size_t)__builtin_ctzll(w) / 8;
+#else
 			break;
+#endif
+		}
 		p += 8;
 	}
 	while (p < end && *p >= 0x20 && *p <= 0x7E)

@@ -79,64 +79,63 @@ sanitize_feed(struct sanitizer *s, const void *in, size_t len, char *out)
 		}
 	}
 
-	while (p < end) {
-		if (s->utf8.len == 0) {
-			run = p + utf8_ascii_run(p, (size_t)(end - p));
-			if (run > p) {
-				memcpy(o, p, (size_t)(run - p));
-				o += run - p;
-				p = run;
-				if (p == end)
-					break;
-			}
-			if (*p < 0x80) {
-				c = *p++;
-				if (c == '\n' || c == '\t')
-					*o++ = (char)c;
-				else if (c != '\r') {
-					*o++ = '^';
-					*o++ = (char)(c ^ 0x40);
-				} else if (p == end)
-					s->held_cr = 1;
-				else if (*p == '\n') {
-					*o++ = '\n';
-					p++;
-				} else {
-					*o++ = '^';
-					*o++ = 'M';
-				}
-				continue;
-			}
-			/* A whole sequence, or its bad bytes, in one step. */
-			if ((k = utf8_decode(p, (size_t)(end - p), &cp)) < 0) {
-				while (k++ < 0)
-					o = sanitize_put_hex(o, *p++);
-				continue;
-			}
-			if (k > 0) {
-				o = sanitize_put_char(o, cp, p, (size_t)k);
-				p += k;
-				continue;
-			}
-		}
-
-		/* A sequence split between calls goes a byte at a time. */
+	/* A sequence that the last call ended in the middle of. */
+	while (s->utf8.len > 0 && p < end) {
 		held = s->utf8.len;
 		switch (utf8_feed(&s->utf8, *p, &cp)) {
 		case UTF8_MORE:
 			p++;
 			break;
-		case UTF8_AGAIN:
-			/* *p is not consumed: it may start afresh. */
-			o = sanitize_put_seq_hex(&s->utf8, held, o);
-			break;
-		case UTF8_BAD:
-			o = sanitize_put_hex(o, *p++);
-			break;
 		case UTF8_DONE:
 			p++;
 			o = sanitize_put_char(o, cp, s->utf8.seq, s->utf8.need);
 			break;
+		case UTF8_BAD:		/* not with bytes held */
+		case UTF8_AGAIN:
+			/* *p is not consumed: it may start afresh. */
+			o = sanitize_put_seq_hex(&s->utf8, held, o);
+			break;
+		}
+	}
+
+	while (p < end) {
+		run = p + utf8_ascii_run(p, (size_t)(end - p));
+		if (run > p) {
+			memcpy(o, p, (size_t)(run - p));
+			o += run - p;
+			p = run;
+			if (p == end)
+				break;
+		}
+		if (*p < 0x80) {
+			c = *p++;
+			if (c == '\n' || c == '\t')
+				*o++ = (char)c;
+			else if (c != '\r') {
+				*o++ = '^';
+				*o++ = (char)(c ^ 0x40);
+			} else if (p == end)
+				s->held_cr = 1;
+			else if (*p == '\n') {
+				*o++ = '\n';
+				p++;
+			} else {
+				*o++ = '^';
+				*o++ = 'M';
+			}
+			continue;
+		}
+		if ((k = utf8_decode(p, (size_t)(end - p), &cp)) > 0) {
+			o = sanitize_put_char(o, cp, p, (size_t)k);
+			p += k;
+		} else if (k < 0) {
+			do
+				o = sanitize_put_hex(o, *p++);
+			while (++k < 0);
+		} else {
+			/* Cut short by the end: held for the next call. */
+			while (p < end)
+				(void)utf8_feed(&s->utf8, *p++, &cp);
 		}
 	}
 	return (size_t)(o - out);

@@ -270,6 +270,7 @@ check_ascii_run(void)
 {
 	unsigned char	buf[48];
 	size_t		len, at, off, want;
+	uint32_t	seed = 7;
 	int		c, bad = 0;
 
 	for (c = 0; c < 256; c++)
@@ -286,6 +287,27 @@ check_ascii_run(void)
 				}
 	tap_ok(bad == 0, "utf8_ascii_run: every byte at every place, at "
 	    "every alignment");
+
+	/* Several bad bytes to a word: borrows must not hide the first. */
+	for (c = 0; c < 200000; c++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 17;
+		seed ^= seed << 5;
+		len = seed % 40;
+		for (at = 0; at < len; at++) {
+			seed ^= seed << 13;
+			seed ^= seed >> 17;
+			seed ^= seed << 5;
+			buf[at] = seed % 4 != 0 ? 0x20 + seed / 4 % 0x5F :
+			    (unsigned char)(seed >> 8);
+		}
+		for (want = 0; want < len && buf[want] >= 0x20 &&
+		    buf[want] <= 0x7E; want++)
+			continue;
+		bad += utf8_ascii_run(buf, len) != want;
+	}
+	tap_ok(bad == 0, "utf8_ascii_run: 200000 random strings, bad bytes "
+	    "together");
 }
 
 static void
