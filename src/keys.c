@@ -1,15 +1,15 @@
 /*
- * The key parser: the bytes a terminal's keyboard sends, in, and keys out
- * (text, controls, Enter, and the cursor and editing keys that come as
- * ESC [ or ESC O sequences), for the chat line editor.  What a key does is
+ * The key parser, for the chat line editor: the bytes a terminal's
+ * keyboard sends in, keys out (text, controls, Enter, and the cursor and
+ * editing keys that come as ESC [ or ESC O sequences).  What a key does is
  * the editor's business; this file only says which key was pressed.
  *
  * As on a VT100, a C0 control inside an escape sequence is acted on and
  * the sequence goes on; ESC starts one afresh, CAN and SUB cancel one.
- * Sequences other than the keys below (focus reports, mouse reports,
- * modified keys we do not bind) are read to their end and dropped, and so
- * are ESC followed by an ASCII character (Meta) and C1 code points.  State
- * is kept between calls, so how the bytes were split does not matter.
+ * Sequences keys_escape does not know (focus and mouse reports, keys we
+ * do not bind) are read to their end and dropped, and so are ESC followed
+ * by an ASCII character (Meta) and C1 code points.  State is kept between
+ * calls, so how the bytes were split does not matter.
  */
 #include <stdint.h>
 
