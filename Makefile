@@ -29,7 +29,7 @@ O ?= build
 OUT ?= .
 
 COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
-	src/thread.c
+	src/thread.c src/utf8.c src/keys.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/child.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
@@ -38,7 +38,7 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c $(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
-	test_editor test_telnet test_chatline test_child
+	test_editor test_telnet test_chatline test_child test_utf8 test_keys
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -74,10 +74,13 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 	$(Q)$(CC) $(PTY_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< \
 	    $(filter %.o,$^) $(PTY_LDLIBS)
 $(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
-	$(O)/log.o $(O)/thread.o $(O)/sanitize.o
-$(O)/test_chatline: $(O)/editor.o $(O)/io.o
-$(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o
+	$(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
+$(O)/test_chatline: $(O)/editor.o $(O)/io.o $(O)/keys.o $(O)/utf8.o
+$(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_access: $(O)/number.o
+$(O)/test_sanitize: $(O)/utf8.o
+$(O)/test_editor: $(O)/keys.o $(O)/utf8.o
+$(O)/test_keys: $(O)/utf8.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
@@ -128,22 +131,32 @@ check-valgrind: all $(STANDIN)
 	    -e 'spurious value errors' -e 'README_MISSING_SYSCALL' | \
 	    grep .; then echo "valgrind found errors"; exit 1; fi
 
-# libFuzzer on the sanitiser, then on the telnet parser; each target runs
-# for FUZZ_SECONDS, so the whole run takes about twice that.
+# libFuzzer on the key parser (with the editor behind it), the sanitiser
+# and the telnet parser; each target runs for FUZZ_SECONDS, so the whole
+# run takes about three times that.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
-$(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/ptychat.h
+$(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
+    src/ptychat.h
 	@mkdir -p $(O)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
-	    tests/fuzz/fuzz_sanitize.c src/sanitize.c
+	    tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c
 $(O)/fuzz_telnet: tests/fuzz/fuzz_telnet.c src/telnet.c src/ptychat.h
 	@mkdir -p $(O)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_telnet.c src/telnet.c
-fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet
-	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet
+$(O)/fuzz_keys: tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c \
+    src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c
+fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys
+	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet $(O)/fuzz-corpus-keys
+	$(O)/fuzz_keys -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-keys tests/fuzz/corpus-keys
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus tests/fuzz/corpus
 	$(O)/fuzz_telnet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \

@@ -72,7 +72,7 @@ chatline_size(struct chatline *cl)
 	struct winsize ws;
 
 	if (ioctl(cl->size_fd, TIOCGWINSZ, &ws) == 0)
-		editor_set_width(cl->ed, ws.ws_col);
+		editor_set_size(cl->ed, ws.ws_col, ws.ws_row);
 }
 
 /*

@@ -14,10 +14,15 @@
  * wire, in buffers its caller drains.  The bottom of the window is a region
  * drawn again at every change: the peer's unfinished line, if any, then the
  * prompt and the input.  A change erases the region (up to its first row,
- * CR, ED), writes what has become permanent above it, and draws it again.
- * Only CR, LF, BEL, CUU, CUD, CUF, ED and SGR are sent.  The layout follows
- * xterm: a wide character that does not fit in a row wraps whole, and after
- * writing the last column the cursor stays there until the next character.
+ * CR, EL, ED), writes what has become permanent above it, and draws it
+ * again.  So that every row of it can be reached to be erased, the region
+ * takes fewer rows than the screen has: of a longer input only the rows
+ * around the cursor are drawn.  Only CR, LF, BEL, CUU, CUD, CUF, EL,
+ * ED and SGR are sent.  The layout follows xterm: a wide character that
+ * does not fit in a row wraps whole, and after writing the last column the
+ * cursor stays there until the next character.
+ *
+ * Bytes become keys in keys.c, and UTF-8 is read in utf8.c.
  */
 #include <errno.h>
 #include <locale.h>
@@ -34,35 +39,16 @@
 #define EDITOR_HISTORY_MAX	100
 #define EDITOR_PARTIAL_ROWS	4	/* rows of an unfinished peer line */
 #define EDITOR_PARTIAL_MAX	16384	/* bytes of it: zero-width runs */
-#define EDITOR_PARAMS_MAX	16	/* bytes of an escape's parameters */
-#define EDITOR_REPLACEMENT	0xFFFD
 #define EDITOR_TABSTOP		8
 
 #define EDITOR_OWN_STYLE	"\033[1m"
 #define EDITOR_NOTE_STYLE	"\033[2m"
 #define EDITOR_PLAIN_STYLE	"\033[0m"
 
-enum editor_key_state {
-	EDITOR_KEY_TEXT,
-	EDITOR_KEY_ESC,		/* after ESC */
-	EDITOR_KEY_CSI,		/* after ESC [ */
-	EDITOR_KEY_SS3		/* after ESC O */
-};
-
-enum editor_utf8_result {
-	EDITOR_UTF8_MORE,	/* the byte was kept; more are needed */
-	EDITOR_UTF8_DONE,	/* a code point is complete */
-	EDITOR_UTF8_BAD,	/* the byte cannot be UTF-8 */
-	EDITOR_UTF8_AGAIN	/* the bytes held were bad; feed this again */
-};
-
-struct editor_utf8 {
-	unsigned char	 seq[4];
-	size_t		 len;
-	size_t		 need;
-};
-
-/* A cursor position; rows count from the region's first row. */
+/*
+ * A cursor position.  Rows count from the region's first row, or for the
+ * input from the prompt's.
+ */
 struct editor_pos {
 	int		 row;
 	int		 col;
@@ -76,6 +62,7 @@ struct editor {
 	size_t		 own_prefixlen;
 	int		 timestamps;
 	int		 width;
+	int		 height;
 	locale_t	 ctype;		/* C.UTF-8 for wcwidth, or 0 */
 
 	char		 line[EDITOR_LINE_MAX];	/* valid printable UTF-8 */
@@ -89,12 +76,7 @@ struct editor {
 	char		 saved[EDITOR_LINE_MAX];	/* that line */
 	size_t		 savedlen;
 
-	enum editor_key_state key_state;
-	struct editor_utf8 key_utf8;
-	char		 params[EDITOR_PARAMS_MAX];
-	size_t		 nparams;
-	int		 params_odd;	/* not digits and ';', or too long */
-	int		 held_cr;	/* \r was Enter: a \n next is not */
+	struct keys	 keys;
 
 	struct editor_buf partial;	/* the peer's unfinished line */
 	struct editor_pos partial_end;	/* where it ends, drawn at column 0 */
@@ -102,13 +84,14 @@ struct editor {
 	int		 in_col;	/* columns since it began or broke */
 	int		 in_line;	/* the peer's line has begun */
 	int		 in_ctype;	/* editor_print has set ctype already */
-	struct editor_utf8 in_utf8;
+	struct utf8	 in_utf8;
 
 	int		 shown;		/* the region is on the screen */
 	int		 stale;		/* it must be drawn again in full */
 	int		 shown_row;	/* the cursor, never pending */
 	int		 shown_col;
 	int		 shown_rows;	/* rows the region covers */
+	int		 shown_top;	/* the first row of input in it */
 	size_t		 shown_len;	/* bytes of line drawn */
 	size_t		 shown_cursor;	/* the cursor drawn */
 	size_t		 dirty_from;	/* line changed from here since drawn */
@@ -172,115 +155,6 @@ editor_csi(struct editor_buf *b, int n, char final)
 }
 
 /*
- * The lead byte fixes the length, and the second byte's range excludes
- * overlongs, surrogates and values above U+10FFFF, as in sanitize.c.
- */
-static enum editor_utf8_result
-editor_utf8_feed(struct editor_utf8 *u, unsigned char c, uint32_t *cp)
-{
-	unsigned char	lo = 0x80, hi = 0xBF;
-	size_t		i;
-
-	if (u->len == 0) {
-		if (c < 0x80) {
-			*cp = c;
-			return EDITOR_UTF8_DONE;
-		}
-		if (c < 0xC2 || c > 0xF4)
-			return EDITOR_UTF8_BAD;
-		u->seq[0] = c;
-		u->len = 1;
-		u->need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-		return EDITOR_UTF8_MORE;
-	}
-	if (u->len == 1) {
-		switch (u->seq[0]) {
-		case 0xE0:
-			lo = 0xA0;
-			break;
-		case 0xED:
-			hi = 0x9F;
-			break;
-		case 0xF0:
-			lo = 0x90;
-			break;
-		case 0xF4:
-			hi = 0x8F;
-			break;
-		}
-	}
-	if (c < lo || c > hi) {
-		u->len = 0;
-		return EDITOR_UTF8_AGAIN;
-	}
-	u->seq[u->len++] = c;
-	if (u->len < u->need)
-		return EDITOR_UTF8_MORE;
-	*cp = u->seq[0] & (0xFF >> (u->need + 1));
-	for (i = 1; i < u->need; i++)
-		*cp = *cp << 6 | (u->seq[i] & 0x3F);
-	u->len = 0;
-	return EDITOR_UTF8_DONE;
-}
-
-/* Decodes the code point at s + *i and steps past it; bad bytes: U+FFFD. */
-static uint32_t
-editor_next(const char *s, size_t n, size_t *i)
-{
-	struct editor_utf8	u = { { 0 }, 0, 0 };
-	uint32_t		cp;
-
-	while (*i < n) {
-		switch (editor_utf8_feed(&u, (unsigned char)s[*i], &cp)) {
-		case EDITOR_UTF8_MORE:
-			(*i)++;
-			break;
-		case EDITOR_UTF8_DONE:
-			(*i)++;
-			return cp;
-		case EDITOR_UTF8_BAD:
-			(*i)++;
-			return EDITOR_REPLACEMENT;
-		case EDITOR_UTF8_AGAIN:
-			return EDITOR_REPLACEMENT;
-		}
-	}
-	return EDITOR_REPLACEMENT;
-}
-
-static size_t
-editor_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xC0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3F));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xE0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-		out[2] = (char)(0x80 | (cp & 0x3F));
-		return 3;
-	}
-	out[0] = (char)(0xF0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-	out[3] = (char)(0x80 | (cp & 0x3F));
-	return 4;
-}
-
-/* C0, DEL and C1 would be obeyed, not shown. */
-static int
-editor_printable(uint32_t cp)
-{
-	return cp >= 0x20 && cp != 0x7F && (cp < 0x80 || cp >= 0xA0);
-}
-
-/*
  * The terminal's columns for cp.  wcwidth() runs in a C.UTF-8 locale of
  * our own, through uselocale(), which changes only this thread's locale,
  * so widths are right whatever the process locale is.
@@ -336,7 +210,7 @@ editor_advance_text(const struct editor *ed, struct editor_pos *pos,
 	uint32_t	cp;
 
 	while (i < n) {
-		cp = editor_next(s, n, &i);
+		cp = utf8_next(s, n, &i);
 		editor_advance(ed, pos, editor_width(ed, cp));
 	}
 }
@@ -355,16 +229,16 @@ editor_put_safe(const struct editor *ed, struct editor_buf *b, const char *s,
 	int		col = 0;
 
 	while (i < n) {
-		cp = editor_next(s, n, &i);
+		cp = utf8_next(s, n, &i);
 		if (cp == '\t') {
 			do
 				editor_put(b, " ", 1);
 			while (++col % EDITOR_TABSTOP != 0);
 			continue;
 		}
-		if (!editor_printable(cp))
-			cp = EDITOR_REPLACEMENT;
-		editor_put(b, utf8, editor_encode(cp, utf8));
+		if (!utf8_printable(cp))
+			cp = UTF8_REPLACEMENT;
+		editor_put(b, utf8, utf8_encode(cp, utf8));
 		col += editor_width(ed, cp);
 	}
 }
@@ -401,6 +275,7 @@ editor_new(const char *prompt, const char *own_prefix, int timestamps)
 	ed->ctype = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	ed->timestamps = timestamps;
 	ed->width = 80;
+	ed->height = 24;
 	ed->dirty_from = SIZE_MAX;
 	if (editor_dup_safe(ed, prompt != NULL ? prompt : "", &ed->prompt,
 	    &ed->promptlen) == -1 ||
@@ -439,14 +314,47 @@ editor_buf_free(struct editor_buf *buf)
 	buf->cap = 0;
 }
 
-/* Where the cursor shows when it is before byte i of the line. */
+/* Rows of the region the peer's unfinished line takes. */
+static int
+editor_partial_rows(const struct editor *ed)
+{
+	return ed->partial.len > 0 ? ed->partial_end.row + 1 : 0;
+}
+
+/*
+ * Rows the region may take: one fewer than the screen has, so that every
+ * row of it can be reached to be erased, and the line above it stays in
+ * sight.
+ */
+static int
+editor_region_max(const struct editor *ed)
+{
+	return ed->height > 2 ? ed->height - 1 : 1;
+}
+
+/*
+ * Rows of the region the peer's unfinished line may take: no more than
+ * EDITOR_PARTIAL_ROWS, nor than half the region, and one at least.
+ */
+static int
+editor_partial_cap(const struct editor *ed)
+{
+	int	cap = editor_region_max(ed) / 2;
+
+	if (cap > EDITOR_PARTIAL_ROWS)
+		return EDITOR_PARTIAL_ROWS;
+	return cap > 0 ? cap : 1;
+}
+
+/*
+ * Where the cursor shows when it is before byte i of the line, rows
+ * counted from the prompt's first.
+ */
 static struct editor_pos
 editor_input_pos(const struct editor *ed, size_t i)
 {
 	struct editor_pos	pos = { 0, 0, 0 };
 
-	if (ed->partial.len > 0)
-		pos.row = ed->partial_end.row + 1;
 	editor_advance_text(ed, &pos, ed->prompt, ed->promptlen);
 	editor_advance_text(ed, &pos, ed->line, i);
 	/* At the end of a full row the next character starts the next. */
@@ -458,7 +366,49 @@ editor_input_pos(const struct editor *ed, size_t i)
 	return pos;
 }
 
-/* Leaves the cursor at column 0 of the region's first row, all erased. */
+/* The region's row that holds the given row of the input, as drawn. */
+static int
+editor_region_row(const struct editor *ed, int row)
+{
+	return editor_partial_rows(ed) + row - ed->shown_top;
+}
+
+/*
+ * Finds the bytes of s, which goes on from *pos, that lie on the rows from
+ * top to bottom - 1: from *from to *to.  Moves *pos to where s ends, or
+ * to where those bytes end if s goes on past bottom.  Returns 1 if it
+ * does.
+ */
+static int
+editor_rows_of(const struct editor *ed, const char *s, size_t n, int top,
+    int bottom, struct editor_pos *pos, size_t *from, size_t *to)
+{
+	size_t	i = 0, start;
+	int	row, w;
+
+	*from = 0;
+	while (i < n) {
+		start = i;
+		w = editor_width(ed, utf8_next(s, n, &i));
+		row = editor_wraps(ed, pos, w) ? pos->row + 1 : pos->row;
+		if (row >= bottom) {
+			*to = start;
+			return 1;
+		}
+		if (row < top)
+			*from = i;
+		editor_advance(ed, pos, w);
+	}
+	*to = n;
+	return 0;
+}
+
+/*
+ * Leaves the cursor at column 0 of the region's first row, all erased.
+ * The first row is cleared alone, with EL: tmux moves a screen cleared by
+ * ED from its top left corner into its history, and the region may start
+ * there.
+ */
 static void
 editor_erase(struct editor *ed, struct editor_buf *out)
 {
@@ -466,14 +416,47 @@ editor_erase(struct editor *ed, struct editor_buf *out)
 		return;
 	if (ed->shown_row > 0)
 		editor_csi(out, ed->shown_row, 'A');
-	editor_puts(out, "\r\033[J");
+	editor_puts(out, "\r\033[K");
+	if (ed->shown_rows > 1)
+		editor_puts(out, "\033[B\033[J\033[A");
 	ed->shown = 0;
 }
 
 /*
- * Draws the region from the cursor, which must be at column 0 of a clear
- * row, or just after a row of the peer's line that the region continues.
+ * After the screen shrank, the peer's unfinished line may take more rows
+ * than the region may give it.  The rows above those it may keep are
+ * written for good, as editor_incoming_char would have written them.  The
+ * cursor must be at column 0 of the region's first row, all erased.
  */
+static void
+editor_fit_partial(struct editor *ed, struct editor_buf *out)
+{
+	struct editor_pos	pos = { 0, 0, 0 };
+	size_t			i = 0, start;
+	int			w, cut;
+
+	cut = editor_partial_rows(ed) - editor_partial_cap(ed);
+	if (cut <= 0)
+		return;
+	while (i < ed->partial.len) {
+		start = i;
+		w = editor_width(ed, utf8_next(ed->partial.data,
+		    ed->partial.len, &i));
+		if (editor_wraps(ed, &pos, w) && pos.row + 1 == cut) {
+			i = start;
+			break;
+		}
+		editor_advance(ed, &pos, w);
+	}
+	editor_put(out, ed->partial.data, i);
+	memmove(ed->partial.data, ed->partial.data + i, ed->partial.len - i);
+	ed->partial.len -= i;
+	ed->partial_split = 1;
+	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+	editor_advance_text(ed, &ed->partial_end, ed->partial.data,
+	    ed->partial.len);
+}
+
 /* Notes that the line as it is now is on the screen, the cursor at at. */
 static void
 editor_drawn(struct editor *ed, struct editor_pos at)
@@ -485,27 +468,64 @@ editor_drawn(struct editor *ed, struct editor_pos at)
 	ed->dirty_from = SIZE_MAX;
 }
 
+/*
+ * Draws the region from the cursor, which must be at column 0 of a clear
+ * row, or just after a row of the peer's line that the region continues.
+ * Rows beyond editor_region_max would push its first ones off the screen,
+ * where no CUU reaches to erase them: of an input taller than the room
+ * left, only whole rows around the cursor are drawn.
+ */
 static void
 editor_draw(struct editor *ed, struct editor_buf *out)
 {
 	struct editor_pos	pos = { 0, 0, 0 }, at;
+	size_t			pfrom, pto, lfrom = 0, lto = 0;
+	int			rows, room, top;
 
+	editor_fit_partial(ed, out);
 	if (ed->partial.len > 0) {
 		editor_put(out, ed->partial.data, ed->partial.len);
 		editor_puts(out, "\r\n");
-		pos.row = ed->partial_end.row + 1;
 	}
-	editor_put(out, ed->prompt, ed->promptlen);
+
 	editor_advance_text(ed, &pos, ed->prompt, ed->promptlen);
-	editor_put(out, ed->line, ed->len);
 	editor_advance_text(ed, &pos, ed->line, ed->cursor);
 	at = pos;
-	editor_advance_text(ed, &pos, ed->line + ed->cursor,
-	    ed->len - ed->cursor);
 	if (at.pending) {
 		at.row++;
 		at.col = 0;
 		at.pending = 0;
+	}
+	editor_advance_text(ed, &pos, ed->line + ed->cursor,
+	    ed->len - ed->cursor);
+	rows = (at.row > pos.row ? at.row : pos.row) + 1;
+	room = editor_region_max(ed) - editor_partial_rows(ed);
+	if (room < 1)
+		room = 1;
+	if (rows <= room) {
+		ed->shown_top = top = 0;
+		editor_put(out, ed->prompt, ed->promptlen);
+		editor_put(out, ed->line, ed->len);
+	} else {
+		/* Rows around the cursor's; they scroll only as they must. */
+		top = ed->shown_top < rows - room ? ed->shown_top : rows - room;
+		if (at.row < top)
+			top = at.row;
+		else if (at.row >= top + room)
+			top = at.row - room + 1;
+		ed->shown_top = top;
+		memset(&pos, 0, sizeof(pos));
+		if (!editor_rows_of(ed, ed->prompt, ed->promptlen, top,
+		    top + room, &pos, &pfrom, &pto))
+			editor_rows_of(ed, ed->line, ed->len, top, top + room,
+			    &pos, &lfrom, &lto);
+		editor_put(out, ed->prompt + pfrom, pto - pfrom);
+		editor_put(out, ed->line + lfrom, lto - lfrom);
+		if (pfrom == pto && lfrom == lto) {
+			pos.row = top;
+			pos.col = 0;
+			pos.pending = 0;
+		}
 	}
 
 	/* The cursor's row may not exist yet: CUD would not scroll. */
@@ -515,7 +535,7 @@ editor_draw(struct editor *ed, struct editor_buf *out)
 		pos.col = 0;
 		pos.pending = 0;
 	}
-	ed->shown_rows = pos.row + 1;
+	ed->shown_rows = editor_region_row(ed, pos.row) + 1;
 	if (pos.row > at.row)
 		editor_csi(out, pos.row - at.row, 'A');
 	if (pos.col != at.col || pos.pending) {
@@ -526,11 +546,16 @@ editor_draw(struct editor *ed, struct editor_buf *out)
 
 	ed->shown = 1;
 	ed->stale = 0;
+	at.row = editor_region_row(ed, at.row);
 	editor_drawn(ed, at);
 }
 
-/* Typing at the end of the line only needs the new characters. */
-static void
+/*
+ * Typing at the end of the line only needs the new characters, unless the
+ * region would outgrow the screen.  Returns -1, having written nothing,
+ * if it would.
+ */
+static int
 editor_draw_appended(struct editor *ed, struct editor_buf *out)
 {
 	struct editor_pos	pos;
@@ -538,9 +563,11 @@ editor_draw_appended(struct editor *ed, struct editor_buf *out)
 	pos.row = ed->shown_row;
 	pos.col = ed->shown_col;
 	pos.pending = 0;
-	editor_put(out, ed->line + ed->shown_len, ed->len - ed->shown_len);
 	editor_advance_text(ed, &pos, ed->line + ed->shown_len,
 	    ed->len - ed->shown_len);
+	if (pos.row + pos.pending >= editor_region_max(ed))
+		return -1;
+	editor_put(out, ed->line + ed->shown_len, ed->len - ed->shown_len);
 	if (pos.pending) {
 		editor_puts(out, "\r\n");
 		pos.row++;
@@ -550,8 +577,10 @@ editor_draw_appended(struct editor *ed, struct editor_buf *out)
 	if (pos.row + 1 > ed->shown_rows)
 		ed->shown_rows = pos.row + 1;
 	editor_drawn(ed, pos);
+	return 0;
 }
 
+/* Moves the cursor to to, a row of the region already drawn. */
 static void
 editor_move(struct editor *ed, struct editor_buf *out, struct editor_pos to)
 {
@@ -583,7 +612,9 @@ editor_refresh(struct editor *ed, struct editor_buf *out)
 		if (ed->cursor == ed->shown_cursor)
 			return;
 		to = editor_input_pos(ed, ed->cursor);
-		if (to.row < ed->shown_rows) {
+		to.row = editor_region_row(ed, to.row);
+		if (to.row >= editor_partial_rows(ed) &&
+		    to.row < ed->shown_rows) {
 			editor_move(ed, out, to);
 			return;
 		}
@@ -595,21 +626,28 @@ editor_refresh(struct editor *ed, struct editor_buf *out)
 		 * written there, the line would not be one the terminal
 		 * wrapped, and a combining mark would lose its base.
 		 */
-		editor_draw_appended(ed, out);
-		return;
+		if (editor_draw_appended(ed, out) == 0)
+			return;
 	}
 	editor_erase(ed, out);
 	editor_draw(ed, out);
 }
 
+/*
+ * Tells the editor the screen's size; 0 or less means 80 columns or 24
+ * rows.  What is drawn is drawn again to fit at the next change.
+ */
 void
-editor_set_width(struct editor *ed, int cols)
+editor_set_size(struct editor *ed, int cols, int rows)
 {
 	if (cols <= 0)
 		cols = 80;
-	if (cols == ed->width)
+	if (rows <= 0)
+		rows = 24;
+	if (cols == ed->width && rows == ed->height)
 		return;
 	ed->width = cols;
+	ed->height = rows;
 	memset(&ed->partial_end, 0, sizeof(ed->partial_end));
 	editor_advance_text(ed, &ed->partial_end, ed->partial.data,
 	    ed->partial.len);
@@ -656,28 +694,6 @@ editor_delete(struct editor *ed, size_t from, size_t to)
 	ed->len -= to - from;
 	ed->cursor = from;
 	editor_changed(ed, from);
-}
-
-static size_t
-editor_prev_char(const struct editor *ed, size_t i)
-{
-	if (i == 0)
-		return 0;
-	do
-		i--;
-	while (i > 0 && ((unsigned char)ed->line[i] & 0xC0) == 0x80);
-	return i;
-}
-
-static size_t
-editor_next_char(const struct editor *ed, size_t i)
-{
-	if (i >= ed->len)
-		return ed->len;
-	do
-		i++;
-	while (i < ed->len && ((unsigned char)ed->line[i] & 0xC0) == 0x80);
-	return i;
 }
 
 /* ^W: the blanks before the cursor, then the word before them. */
@@ -806,34 +822,26 @@ editor_enter(struct editor *ed, struct editor_buf *out,
 	editor_draw(ed, out);
 }
 
-/* Runs a C0 control or DEL.  Returns 1 if it completed a line. */
-static int
-editor_control(struct editor *ed, unsigned char c, struct editor_buf *out,
-    struct editor_buf *sent)
+/* Runs a C0 control or DEL that is not Enter. */
+static void
+editor_control(struct editor *ed, uint32_t c)
 {
 	switch (c) {
-	case '\r':
-		ed->held_cr = 1;
-		/* FALLTHROUGH */
-	case '\n':
-		editor_enter(ed, out, sent);
-		return 1;
 	case 0x01:	/* ^A */
 		ed->cursor = 0;
 		break;
 	case 0x02:	/* ^B */
-		ed->cursor = editor_prev_char(ed, ed->cursor);
+		ed->cursor = utf8_prev(ed->line, ed->cursor);
 		break;
 	case 0x05:	/* ^E */
 		ed->cursor = ed->len;
 		break;
 	case 0x06:	/* ^F */
-		ed->cursor = editor_next_char(ed, ed->cursor);
+		ed->cursor = utf8_forward(ed->line, ed->len, ed->cursor);
 		break;
 	case 0x08:	/* ^H */
 	case 0x7F:	/* DEL */
-		editor_delete(ed, editor_prev_char(ed, ed->cursor),
-		    ed->cursor);
+		editor_delete(ed, utf8_prev(ed->line, ed->cursor), ed->cursor);
 		break;
 	case 0x0C:	/* ^L */
 		ed->stale = 1;
@@ -851,152 +859,58 @@ editor_control(struct editor *ed, unsigned char c, struct editor_buf *out,
 		editor_erase_word(ed);
 		break;
 	}
-	return 0;
 }
 
-/* Acts on a complete CSI or SS3 sequence; modifiers are ignored. */
-static void
-editor_escape(struct editor *ed, int ss3, unsigned char final)
+/* Acts on one key.  Returns 1 if it completed a line. */
+static int
+editor_key(struct editor *ed, const struct key *key, struct editor_buf *out,
+    struct editor_buf *sent)
 {
-	size_t	i;
-	int	n = 0;
+	size_t	room;
 
-	if (ed->params_odd)
-		return;
-	if (final == '~') {
-		if (ss3)
-			return;
-		for (i = 0; i < ed->nparams && ed->params[i] != ';'; i++)
-			if (n < 1000)
-				n = n * 10 + (ed->params[i] - '0');
-		switch (n) {
-		case 1:
-		case 7:
-			ed->cursor = 0;
-			break;
-		case 4:
-		case 8:
-			ed->cursor = ed->len;
-			break;
-		case 3:
-			editor_delete(ed, ed->cursor,
-			    editor_next_char(ed, ed->cursor));
-			break;
-		}
-		return;
-	}
-	switch (final) {
-	case 'A':
+	switch (key->kind) {
+	case KEY_NONE:
+		break;
+	case KEY_TEXT:
+		room = EDITOR_LINE_MAX - ed->len;
+		if (key->len > room)
+			ed->bell = 1;
+		if (room > 0)
+			editor_insert(ed, key->text,
+			    key->len < room ? key->len : room);
+		break;
+	case KEY_CHAR:
+		editor_insert(ed, key->text, key->len);
+		break;
+	case KEY_CONTROL:
+		editor_control(ed, key->cp);
+		break;
+	case KEY_ENTER:
+		editor_enter(ed, out, sent);
+		return 1;
+	case KEY_UP:
 		editor_history_walk(ed, -1);
 		break;
-	case 'B':
+	case KEY_DOWN:
 		editor_history_walk(ed, 1);
 		break;
-	case 'C':
-		ed->cursor = editor_next_char(ed, ed->cursor);
+	case KEY_RIGHT:
+		ed->cursor = utf8_forward(ed->line, ed->len, ed->cursor);
 		break;
-	case 'D':
-		ed->cursor = editor_prev_char(ed, ed->cursor);
+	case KEY_LEFT:
+		ed->cursor = utf8_prev(ed->line, ed->cursor);
 		break;
-	case 'H':
+	case KEY_HOME:
 		ed->cursor = 0;
 		break;
-	case 'F':
+	case KEY_END:
 		ed->cursor = ed->len;
 		break;
-	}
-}
-
-/*
- * A C0 control, even inside an escape sequence, where it is run and the
- * sequence goes on as on a VT100; ESC starts a sequence afresh and CAN or
- * SUB cancels one.  Returns 1 if it completed a line.
- */
-static int
-editor_key_control(struct editor *ed, unsigned char c, struct editor_buf *out,
-    struct editor_buf *sent)
-{
-	if (c == 0x1B) {
-		ed->key_utf8.len = 0;
-		ed->key_state = EDITOR_KEY_ESC;
-		return 0;
-	}
-	if (c == 0x18 || c == 0x1A) {
-		ed->key_state = EDITOR_KEY_TEXT;
-		return 0;
-	}
-	return editor_control(ed, c, out, sent);
-}
-
-/* Handles one byte of keystrokes.  Returns 1 if it completed a line. */
-static int
-editor_key(struct editor *ed, unsigned char c, struct editor_buf *out,
-    struct editor_buf *sent)
-{
-	enum editor_utf8_result	 r;
-	uint32_t		 cp;
-	char			 utf8[4];
-	int			 ss3;
-
-	if (ed->held_cr) {
-		ed->held_cr = 0;
-		if (c == '\n')
-			return 0;
-	}
-
-	switch (ed->key_state) {
-	case EDITOR_KEY_ESC:
-		if (c == '[' || c == 'O') {
-			ed->key_state = c == '[' ? EDITOR_KEY_CSI :
-			    EDITOR_KEY_SS3;
-			ed->nparams = 0;
-			ed->params_odd = 0;
-			return 0;
-		}
-		if (c < 0x20)
-			return editor_key_control(ed, c, out, sent);
-		/* ESC and ASCII (Meta): both ignored; UTF-8 is typed. */
-		ed->key_state = EDITOR_KEY_TEXT;
-		if (c <= 0x7F)
-			return 0;
-		break;
-	case EDITOR_KEY_CSI:
-	case EDITOR_KEY_SS3:
-		if (c >= 0x20 && c <= 0x3F) {
-			if (ed->nparams == sizeof(ed->params) ||
-			    !((c >= '0' && c <= '9') || c == ';'))
-				ed->params_odd = 1;
-			else
-				ed->params[ed->nparams++] = (char)c;
-			return 0;
-		}
-		if (c >= 0x40 && c <= 0x7E) {
-			ss3 = ed->key_state == EDITOR_KEY_SS3;
-			ed->key_state = EDITOR_KEY_TEXT;
-			editor_escape(ed, ss3, c);
-			return 0;
-		}
-		if (c < 0x20)
-			return editor_key_control(ed, c, out, sent);
-		if (c == 0x7F)
-			return 0;
-		ed->key_state = EDITOR_KEY_TEXT;
-		break;
-	case EDITOR_KEY_TEXT:
+	case KEY_DELETE:
+		editor_delete(ed, ed->cursor,
+		    utf8_forward(ed->line, ed->len, ed->cursor));
 		break;
 	}
-
-	while ((r = editor_utf8_feed(&ed->key_utf8, c, &cp)) ==
-	    EDITOR_UTF8_AGAIN)
-		continue;
-	if (r != EDITOR_UTF8_DONE)
-		return 0;
-	if (cp < 0x20)
-		return editor_key_control(ed, c, out, sent);
-	if (cp == 0x7F)
-		return editor_control(ed, c, out, sent);
-	if (editor_printable(cp))
-		editor_insert(ed, utf8, editor_encode(cp, utf8));
 	return 0;
 }
 
@@ -1004,30 +918,15 @@ int
 editor_keys(struct editor *ed, const void *keys, size_t n,
     struct editor_buf *out, struct editor_buf *sent)
 {
-	const unsigned char	*p = keys;
-	size_t			 i;
-	int			 lines = 0;
+	const char	*p = keys;
+	struct key	 key;
+	size_t		 i = 0;
+	int		 lines = 0;
 
 	ed->bell = 0;
-	for (i = 0; i < n;) {
-		/* Printable ASCII (typing, pastes), a run at a time. */
-		if (ed->key_state == EDITOR_KEY_TEXT && ed->key_utf8.len == 0 &&
-		    !ed->held_cr && p[i] >= 0x20 && p[i] < 0x7F) {
-			size_t run = i + 1, take, room;
-
-			while (run < n && p[run] >= 0x20 && p[run] < 0x7F)
-				run++;
-			room = EDITOR_LINE_MAX - ed->len;
-			take = run - i < room ? run - i : room;
-			if (take > 0)
-				editor_insert(ed, (const char *)p + i, take);
-			if (take < run - i)
-				ed->bell = 1;
-			i = run;
-			continue;
-		}
-		lines += editor_key(ed, p[i], out, sent);
-		i++;
+	while (i < n) {
+		i += keys_parse(&ed->keys, p + i, n - i, &key);
+		lines += editor_key(ed, &key, out, sent);
 	}
 	if (ed->bell)
 		editor_puts(out, "\a");
@@ -1037,11 +936,11 @@ editor_keys(struct editor *ed, const void *keys, size_t n,
 
 /*
  * Adds one character to the peer's unfinished line.  Before a character
- * that would start a row past EDITOR_PARTIAL_ROWS, the rows above are
- * written for good and leave the region, so what is drawn again stays
- * small; the terminal wraps the line on into the region as it would have
- * anyway.  Only a run of zero-width characters too long for the buffer
- * forces a line break, and the tab stops start again after it.  A
+ * that would start a row past those it may take (editor_partial_cap), the
+ * rows above are written for good and leave the region, so what is drawn
+ * again stays small; the terminal wraps the line on into the region as it
+ * would have anyway.  Only a run of zero-width characters too long for the
+ * buffer forces a line break, and the tab stops start again after it.  A
  * combining mark that starts a line is shown on a space.
  */
 static void
@@ -1053,8 +952,9 @@ editor_incoming_char(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	int			 w;
 
 	w = editor_width(ed, cp);
-	n = editor_encode(cp, utf8);
-	if (editor_wraps(ed, end, w) && end->row + 1 >= EDITOR_PARTIAL_ROWS) {
+	n = utf8_encode(cp, utf8);
+	if (editor_wraps(ed, end, w) &&
+	    end->row + 1 >= editor_partial_cap(ed)) {
 		editor_erase(ed, out);
 		editor_put(out, ed->partial.data, ed->partial.len);
 		ed->partial.len = 0;
@@ -1088,7 +988,7 @@ editor_incoming_ascii(struct editor *ed, const unsigned char *s, size_t n,
 
 	while (i < n) {
 		if (editor_wraps(ed, end, 1) &&
-		    end->row + 1 >= EDITOR_PARTIAL_ROWS) {
+		    end->row + 1 >= editor_partial_cap(ed)) {
 			editor_put(&ed->partial, s + start, i - start);
 			start = i;
 			editor_erase(ed, out);
@@ -1161,8 +1061,8 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 		while (ed->in_col % EDITOR_TABSTOP != 0);
 		return;
 	}
-	if (!editor_printable(cp))
-		cp = EDITOR_REPLACEMENT;
+	if (!utf8_printable(cp))
+		cp = UTF8_REPLACEMENT;
 	editor_incoming_char(ed, cp, out);
 }
 
@@ -1172,8 +1072,8 @@ editor_print(struct editor *ed, const void *text, size_t n,
 {
 	const unsigned char	*p = text;
 	size_t			 i = 0;
-	uint32_t		 cp = EDITOR_REPLACEMENT;
-	int			 changed = 0;
+	uint32_t		 cp = UTF8_REPLACEMENT;
+	int			 changed = 0, k;
 	locale_t		 old = (locale_t)0;
 
 	/* One locale switch for the whole text, not two a character. */
@@ -1185,28 +1085,34 @@ editor_print(struct editor *ed, const void *text, size_t n,
 		/* Printable ASCII, by far the most common, a run at a time. */
 		if (ed->in_line && ed->in_utf8.len == 0 && p[i] >= 0x20 &&
 		    p[i] < 0x7f) {
-			size_t run = i + 1;
+			size_t run = i + utf8_ascii_run(p + i, n - i);
 
-			while (run < n && p[run] >= 0x20 && p[run] < 0x7f)
-				run++;
 			editor_incoming_ascii(ed, p + i, run - i, out);
 			i = run;
 			changed = 1;
 			continue;
 		}
-		switch (editor_utf8_feed(&ed->in_utf8, p[i], &cp)) {
-		case EDITOR_UTF8_MORE:
+		/* A character whole if it is all here, else a byte at a time. */
+		if (ed->in_utf8.len == 0 &&
+		    (k = utf8_decode(p + i, n - i, &cp)) != 0) {
+			i += (size_t)(k > 0 ? k : -k);
+			editor_incoming(ed, k > 0 ? cp : UTF8_REPLACEMENT, out);
+			changed = 1;
+			continue;
+		}
+		switch (utf8_feed(&ed->in_utf8, p[i], &cp)) {
+		case UTF8_MORE:
 			i++;
 			continue;
-		case EDITOR_UTF8_DONE:
+		case UTF8_DONE:
 			i++;
 			break;
-		case EDITOR_UTF8_BAD:
+		case UTF8_BAD:
 			i++;
-			cp = EDITOR_REPLACEMENT;
+			cp = UTF8_REPLACEMENT;
 			break;
-		case EDITOR_UTF8_AGAIN:
-			cp = EDITOR_REPLACEMENT;
+		case UTF8_AGAIN:
+			cp = UTF8_REPLACEMENT;
 			break;
 		}
 		editor_incoming(ed, cp, out);

@@ -128,8 +128,8 @@ RAW_CONTROLS = bytes(b for b in range(256)
 ALLOWED = bytes(b for b in range(256) if b not in RAW_CONTROLS)
 
 # What ptychatd's chat line editor itself sends: cursor up, down and
-# right, erase below, and bold/dim/plain.
-CHAT_LINE = re.compile(rb"\x1b\[[0-9;]*[ABCJm]")
+# right, erase the line and below, and bold/dim/plain.
+CHAT_LINE = re.compile(rb"\x1b\[[0-9;]*[ABCJKm]")
 
 # The probe runs inside an xterm, in place of ptychat-bridge: it writes
 # raw attack bytes to the terminal, then DSR 5n, whose answer (ESC [ 0 n)

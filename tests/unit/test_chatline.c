@@ -143,7 +143,7 @@ test_keys(void)
 	    "peer text is drawn above the line");
 	feed(&cl, "half", both, &ended);
 	(void)drain(p[0]);
-	tap_ok(chatline_finish(&cl) == 0 && strstr(drain(p[0]), "\r\033[J") !=
+	tap_ok(chatline_finish(&cl) == 0 && strstr(drain(p[0]), "\r\033[K") !=
 	    NULL, "finish erases the line");
 	tap_ok(chatline_print(&cl, "x", 1) == 1 && chatline_note(&cl, "x") ==
 	    1 && feed(&cl, "more\r", both, &ended) == 0 && ended == 0 &&

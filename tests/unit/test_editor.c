@@ -52,6 +52,9 @@ struct term {
 	size_t		 nscrolled;
 	int		 row, col, pending;
 	int		 bells;
+	int		 clear_scrolls;	/* as tmux: ED from the top left
+					   corner moves the screen into the
+					   scrollback */
 	int		 errors;
 	char		 error[160];	/* the first one */
 	int		 state;		/* 0, 1 after ESC, 2 in CSI */
@@ -167,9 +170,26 @@ term_free(struct term *t)
 	free(t);
 }
 
-/* As xterm: no reflow; narrowing cuts the rows. */
+/* Moves the top row of the screen into the scrollback. */
 static void
-term_resize(struct term *t, int cols)
+term_scroll(struct term *t)
+{
+	t->scrolled = realloc(t->scrolled,
+	    (t->nscrolled + 1) * sizeof(*t->scrolled));
+	if (t->scrolled == NULL)
+		abort();
+	t->scrolled[t->nscrolled++] = t->screen[0];
+	memmove(&t->screen[0], &t->screen[1],
+	    (size_t)(t->rows - 1) * sizeof(t->screen[0]));
+	term_clear_row(&t->screen[t->rows - 1], 0);
+}
+
+/*
+ * As xterm: no reflow; narrowing cuts the rows, and a screen made shorter
+ * loses rows at the top to the scrollback, as many as keep the cursor's.
+ */
+static void
+term_resize(struct term *t, int cols, int rows)
 {
 	size_t	i;
 	int	r;
@@ -182,6 +202,11 @@ term_resize(struct term *t, int cols)
 	if (t->col >= cols)
 		t->col = cols - 1;
 	t->pending = 0;
+	for (; t->row >= rows; t->row--)
+		term_scroll(t);
+	for (r = rows; r < t->rows; r++)
+		term_clear_row(&t->screen[r], 0);
+	t->rows = rows;
 }
 
 static void
@@ -191,14 +216,7 @@ term_linefeed(struct term *t)
 		t->row++;
 		return;
 	}
-	t->scrolled = realloc(t->scrolled,
-	    (t->nscrolled + 1) * sizeof(*t->scrolled));
-	if (t->scrolled == NULL)
-		abort();
-	t->scrolled[t->nscrolled++] = t->screen[0];
-	memmove(&t->screen[0], &t->screen[1],
-	    (size_t)(t->rows - 1) * sizeof(t->screen[0]));
-	term_clear_row(&t->screen[t->rows - 1], 0);
+	term_scroll(t);
 }
 
 /* Clears whatever wide character covers column c. */
@@ -259,6 +277,19 @@ term_put(struct term *t, const char *s, size_t n, uint32_t cp)
 	}
 }
 
+/* Rows of the screen down to the last with anything in it. */
+static int
+term_used_rows(const struct term *t)
+{
+	int	r, c, used = 0;
+
+	for (r = 0; r < t->rows; r++)
+		for (c = 0; c < TERM_MAXCOLS; c++)
+			if (t->screen[r].cell[c].width != 0)
+				used = r + 1;
+	return used;
+}
+
 static void
 term_csi(struct term *t, char final)
 {
@@ -301,6 +332,10 @@ term_csi(struct term *t, char final)
 			term_error(t, "ED or EL other than 0");
 			return;
 		}
+		if (final == 'J' && t->clear_scrolls && t->row == 0 &&
+		    t->col == 0)
+			for (r = term_used_rows(t); r > 0; r--)
+				term_scroll(t);
 		if (t->col > 0)
 			term_unwide(t, t->col);
 		term_clear_row(&t->screen[t->row], t->col);
@@ -472,6 +507,60 @@ text_pos(int cols, const char *s, size_t n, int *row, int *col)
 	term_free(t);
 }
 
+/*
+ * The rows s takes from column 0 of a screen cols wide, and the row and
+ * column where the cursor ends, a pending wrap resolved.
+ */
+static void
+text_rows(int cols, const char *s, size_t n, struct strs *rows, int *row,
+    int *col)
+{
+	struct term	*t = term_new(cols, TERM_MAXROWS);
+	char		 text[TERM_MAXCOLS * CELL_MAX + 1];
+	size_t		 i;
+
+	term_feed(t, s, n);
+	for (i = 0; i <= t->nscrolled + (size_t)t->row; i++) {
+		row_text(term_row(t, i), text, sizeof(text));
+		strs_push(rows, text, strlen(text));
+	}
+	*row = (int)t->nscrolled + t->row;
+	*col = t->col;
+	if (t->pending) {
+		(*row)++;
+		*col = 0;
+	}
+	term_free(t);
+}
+
+/* The rows of the scrollback and screen, to the last used or the cursor's. */
+static void
+term_all_rows(const struct term *t, struct strs *rows)
+{
+	char	text[TERM_MAXCOLS * CELL_MAX + 1];
+	size_t	n = t->nscrolled + (size_t)t->row + 1, i;
+	int	r;
+
+	for (r = t->row + 1; r < t->rows; r++) {
+		row_text(&t->screen[r], text, sizeof(text));
+		if (text[0] != '\0')
+			n = t->nscrolled + (size_t)r + 1;
+	}
+	for (i = 0; i < n; i++) {
+		row_text(term_row(t, i), text, sizeof(text));
+		strs_push(rows, text, strlen(text));
+	}
+}
+
+/* The rows of the region the peer's unfinished line may take. */
+static int
+partial_cap(int rows)
+{
+	int	cap = (rows > 2 ? rows - 1 : 1) / 2;
+
+	return cap > 4 ? 4 : cap > 0 ? cap : 1;
+}
+
 static void
 rig_open(struct rig *r, int cols, int rows, const char *prompt,
     const char *own_prefix, int timestamps)
@@ -481,7 +570,7 @@ rig_open(struct rig *r, int cols, int rows, const char *prompt,
 		abort();
 	r->prompt = prompt;
 	r->term = term_new(cols, rows);
-	editor_set_width(r->ed, cols);
+	editor_set_size(r->ed, cols, rows);
 	editor_start(r->ed, &r->out);
 }
 
@@ -612,6 +701,78 @@ check_screen(struct rig *r, const char *const *want, const char *input,
 		strs_push(&l, *want, strlen(*want));
 	ok = screen_matches(r, &l, input, at, name);
 	strs_free(&l);
+	return ok;
+}
+
+/*
+ * For input that may be taller than the screen, compares row for row.
+ * The scrollback and screen must hold the lines in perm, then the peer's
+ * unfinished line partial as shown (or ""), of which the last prow rows
+ * are in the region, then whole rows of the prompt and input: as many as
+ * the region has room for in its rows - 1, and among them the cursor's,
+ * which must show input[0..at] after the prompt.  The region's first row
+ * must be on the screen.  Returns 1 if all match; quiet unless named.
+ */
+static int
+tall_matches(struct rig *r, const struct strs *perm, const char *partial,
+    int prow, const char *input, size_t at, const char *name)
+{
+	struct strs	 got = { NULL, 0 }, want = { NULL, 0 };
+	struct strs	 in = { NULL, 0 }, cur = { NULL, 0 };
+	struct term	*t = r->term;
+	char		*text;
+	size_t		 i, plen = strlen(r->prompt), ilen = strlen(input);
+	int		 row, col, crow, ccol, room, n, top, j, ok = 0;
+
+	for (i = 0; i < perm->n; i++)
+		text_rows(t->cols, perm->v[i], strlen(perm->v[i]), &want,
+		    &row, &col);
+	if (*partial != '\0')
+		text_rows(t->cols, partial, strlen(partial), &want, &row,
+		    &col);
+	if ((text = malloc(plen + ilen + 1)) == NULL)
+		abort();
+	memcpy(text, r->prompt, plen);
+	memcpy(text + plen, input, ilen);
+	text_rows(t->cols, text, plen + ilen, &in, &row, &col);
+	text_rows(t->cols, text, plen + at, &cur, &crow, &ccol);
+	free(text);
+	while ((int)in.n <= crow)
+		strs_push(&in, "", 0);
+
+	term_all_rows(t, &got);
+	room = (t->rows > 2 ? t->rows - 1 : 1) - prow;
+	if (room < 1)
+		room = 1;
+	n = (int)in.n < room ? (int)in.n : room;
+	for (top = crow - n + 1 > 0 ? crow - n + 1 : 0;
+	    !ok && top <= crow && top + n <= (int)in.n; top++) {
+		ok = got.n == want.n + (size_t)n && t->errors == 0 &&
+		    !t->pending && t->col == ccol &&
+		    t->nscrolled + (size_t)t->row == want.n + (size_t)(crow -
+		    top) && want.n - (size_t)prow >= t->nscrolled;
+		for (i = 0; ok && i < want.n; i++)
+			ok = strcmp(got.v[i], want.v[i]) == 0;
+		for (j = 0; ok && j < n; j++)
+			ok = strcmp(got.v[want.n + (size_t)j],
+			    in.v[top + j]) == 0;
+	}
+	if (name != NULL)
+		tap_ok(ok, "%s", name);
+	if (!ok) {
+		show_lines("got row", &got);
+		show_lines("want row", &want);
+		show_lines("input row", &in);
+		tap_diag("%d of the input's rows, the cursor's %d col %d; "
+		    "cursor at %zu,%d%s; %zu scrolled; %d errors: %s", n, crow,
+		    ccol, t->nscrolled + (size_t)t->row, t->col,
+		    t->pending ? " (pending)" : "", t->nscrolled, t->errors,
+		    t->errors ? t->error : "");
+	}
+	strs_free(&got);
+	strs_free(&want);
+	strs_free(&in);
+	strs_free(&cur);
 	return ok;
 }
 
@@ -1204,8 +1365,8 @@ test_resize(void)
 	rig_open(&r, 20, 10, "> ", "you: ", 0);
 	rig_print(&r, "line\npart");
 	rig_keys(&r, "abcdefghijkl" LEFT);
-	editor_set_width(r.ed, 10);
-	term_resize(r.term, 10);
+	editor_set_size(r.ed, 10, 10);
+	term_resize(r.term, 10, 10);
 	rig_keys(&r, "\x0c");
 	check_screen(&r, (const char *[]){ "line", "part",
 	    "> abcdefghijkl", NULL }, "abcdefghijkl", 11,
@@ -1214,8 +1375,8 @@ test_resize(void)
 	check_screen(&r, (const char *[]){ "line", "part",
 	    "> abcdefghijkml", NULL }, "abcdefghijkml", 12,
 	    "and typing goes on at the new width");
-	editor_set_width(r.ed, 0);
-	term_resize(r.term, 80);
+	editor_set_size(r.ed, 0, 0);
+	term_resize(r.term, 80, 24);
 	rig_keys(&r, "\x0c");
 	check_screen(&r, (const char *[]){ "line", "part",
 	    "> abcdefghijkml", NULL }, "abcdefghijkml", 12,
@@ -1251,6 +1412,294 @@ test_partial_rows(void)
 	check_screen(&r, (const char *[]){ text, "you: typed", "qq", tabbed,
 	    "note", "        z", "> ", NULL }, "", 0,
 	    "a note ends it too, and the tab stops start again");
+	rig_close(&r);
+}
+
+/* tall_matches with perm a NULL-terminated list. */
+static int
+tall_check(struct rig *r, const char *const *perm, const char *partial,
+    int prow, const char *input, size_t at, const char *name)
+{
+	struct strs	l = { NULL, 0 };
+	int		ok;
+
+	for (; *perm != NULL; perm++)
+		strs_push(&l, *perm, strlen(*perm));
+	ok = tall_matches(r, &l, partial, prow, input, at, name);
+	strs_free(&l);
+	return ok;
+}
+
+/* 4 * count + 1 characters in which any run of 12 is found once only. */
+static void
+numbered_line(char *line, int count)
+{
+	int	i;
+
+	for (i = 0; i < count; i++) {
+		line[4 * i] = (char)('0' + i / 100 % 10);
+		line[4 * i + 1] = (char)('0' + i / 10 % 10);
+		line[4 * i + 2] = (char)('0' + i % 10);
+		line[4 * i + 3] = ',';
+	}
+	strcpy(line + 4 * count, "!");
+}
+
+/*
+ * Bug 9: a 401-character line in a 40x8 window left a stale copy.  As
+ * tmux, a screen cleared from its top left corner goes to the scrollback.
+ */
+/* A test's name, said of xterm or of tmux. */
+static const char *
+as(int tmux, const char *name)
+{
+	static char	buf[160];
+
+	snprintf(buf, sizeof(buf), "%s: %s", tmux ? "tmux" : "xterm", name);
+	return buf;
+}
+
+static void
+tall_window(int tmux)
+{
+	struct rig	r;
+	char		line[402], you[410], sent[410], edited[420];
+	int		i;
+
+	numbered_line(line, 100);
+	snprintf(you, sizeof(you), "you: %s", line);
+	snprintf(sent, sizeof(sent), "%s\n", line);
+	rig_open(&r, 40, 8, "> ", "you: ", 0);
+	r.term->clear_scrolls = tmux;
+	rig_keys(&r, line);
+	tall_check(&r, (const char *[]){ NULL }, "", 0, line, 401,
+	    as(tmux, "40x8: a 401-character line shows its last 7 rows, "
+	    "the cursor's among them"));
+	rig_print(&r, "the peer says hello\n");
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    line, 401, as(tmux, "the peer's line goes above them"));
+	rig_keys(&r, HOME);
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    line, 0, as(tmux, "Home shows the first 7 rows"));
+	for (i = 0; i < 300; i++)
+		rig_keys(&r, RIGHT);
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    line, 300, as(tmux, "Right, a key at a time, takes the rows "
+	    "along"));
+	rig_keys(&r, "\x7f" "X");
+	memcpy(edited, line, 299);
+	strcpy(edited + 299, "X");
+	strcat(edited, line + 300);
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    edited, 300, as(tmux, "editing in the middle"));
+	rig_keys(&r, "\x0c");
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    edited, 300, as(tmux, "^L draws the same rows again"));
+	rig_keys(&r, "\x7f" "," END);
+	tall_check(&r, (const char *[]){ "the peer says hello", NULL }, "", 0,
+	    line, 401, as(tmux, "End"));
+	rig_keys(&r, "\r");
+	check_sent(&r, sent, as(tmux, "Enter sends it whole"));
+	check_screen(&r, (const char *[]){ "the peer says hello", you, "> ",
+	    NULL }, "", 0, as(tmux, "and no stale copy of it is left, "
+	    "scrollback included"));
+	rig_keys(&r, UP);
+	tall_check(&r, (const char *[]){ "the peer says hello", you, NULL },
+	    "", 0, line, 401, as(tmux, "Up recalls it, its last rows shown"));
+	rig_keys(&r, "\x15");
+	check_screen(&r, (const char *[]){ "the peer says hello", you, "> ",
+	    NULL }, "", 0, as(tmux, "^U leaves the prompt alone"));
+	rig_close(&r);
+}
+
+static void
+test_tall(void)
+{
+	tall_window(0);
+	tall_window(1);
+}
+
+/* The bytes of the whole characters among the first n of s. */
+static size_t
+whole_chars(const char *s, size_t n)
+{
+	uint32_t	cp;
+	size_t		i = 0, k;
+
+	while ((k = decode(s + i, n - i, &cp)) > 0)
+		i += k;
+	return i;
+}
+
+/* Screens of a few rows, with wide characters and combining marks. */
+static void
+test_tall_small(void)
+{
+	static const struct {
+		int		 cols, rows;
+		const char	*keys;
+	} cases[] = {
+		{ 10, 3, "0123456789abcdefghijklmnopqrstuvwxyz0123456789" },
+		{ 10, 2, "0123456789abcdefghijklmnopqrstuvwxyz" },
+		{ 9, 4, KAN KAN KAN KAN "a" KAN KAN KAN KAN KAN KAN KAN KAN
+		    GRIN GRIN "b" GRIN GRIN GRIN KAN KAN KAN KAN KAN KAN },
+		{ 7, 5, "e" ACUTE "e" ACUTE "e" ACUTE "e" ACUTE KAN "x" ACUTE
+		    "yyyyyyyy" KAN KAN KAN "e" ACUTE EURO EURO EURO EURO
+		    E_ACUTE E_ACUTE E_ACUTE KAN "z" ACUTE "zzzzzz" KAN KAN },
+	};
+	const char	*keys;
+	struct rig	 r;
+	char		 typed[256], you[300];
+	size_t		 i, len, at, next, n;
+	int		 ok;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		keys = cases[i].keys;
+		len = strlen(keys);
+		rig_open(&r, cases[i].cols, cases[i].rows, "> ", "you: ", 0);
+		rig_print(&r, "hi\n");
+		/* Typed three bytes at a time, split characters and all. */
+		for (ok = 1, at = 0; ok && at < len; at = next) {
+			next = at + 3 < len ? at + 3 : len;
+			rig_keys_n(&r, keys + at, next - at);
+			n = whole_chars(keys, next);
+			memcpy(typed, keys, n);
+			typed[n] = '\0';
+			ok = tall_check(&r, (const char *[]){ "hi", NULL }, "",
+			    0, typed, n, NULL);
+		}
+		/* The cursor walks to the start and back, a key at a time. */
+		for (at = len; ok && at > 0;) {
+			rig_keys(&r, LEFT);
+			while (at > 0 &&
+			    ((unsigned char)keys[--at] & 0xC0) == 0x80)
+				continue;
+			ok = tall_check(&r, (const char *[]){ "hi", NULL },
+			    "", 0, keys, at, NULL);
+		}
+		while (ok && at < len) {
+			rig_keys(&r, RIGHT);
+			while (++at < len &&
+			    ((unsigned char)keys[at] & 0xC0) == 0x80)
+				continue;
+			ok = tall_check(&r, (const char *[]){ "hi", NULL },
+			    "", 0, keys, at, NULL);
+		}
+		tap_ok(ok, "%dx%d: the input's rows around the cursor, typed "
+		    "in pieces, walked through with Left and Right",
+		    cases[i].cols, cases[i].rows);
+		rig_keys(&r, "\r");
+		snprintf(you, sizeof(you), "you: %s", keys);
+		check_screen(&r, (const char *[]){ "hi", you, "> ", NULL }, "",
+		    0, cases[i].rows == 2 ? "2 rows: after Enter, no stale "
+		    "copy" : "after Enter, no stale copy");
+		rig_close(&r);
+	}
+}
+
+/* The peer's unfinished line and a tall input share the region. */
+static void
+test_tall_partial(void)
+{
+	struct rig	r;
+	char		line[402], you[410], part[130];
+
+	numbered_line(line, 100);
+	snprintf(you, sizeof(you), "you: %s", line);
+	memset(part, 'p', 120);
+	part[120] = '\0';
+	rig_open(&r, 40, 8, "> ", "you: ", 0);
+	rig_print(&r, "one\n");
+	rig_keys(&r, line);
+	rig_print(&r, part);
+	tall_check(&r, (const char *[]){ "one", NULL }, part, 3, line, 401,
+	    "40x8: 3 rows of the peer's unfinished line, 4 of the input");
+	rig_print(&r, "qq");
+	tall_check(&r, (const char *[]){ "one", NULL }, "pppppppppppppppppp"
+	    "pppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppppp"
+	    "ppppppppppppppppppppppppppppppppppppppqq", 1, line, 401,
+	    "past 3 rows, those are written for good; the input gets 6");
+	rig_keys(&r, "\r");
+	strcat(part, "qq");
+	check_screen(&r, (const char *[]){ "one", part, you, "> ", NULL }, "",
+	    0, "Enter ends the peer's line there, and leaves no stale copy");
+	rig_close(&r);
+}
+
+/* The screen made smaller while a tall line is drawn. */
+static void
+test_tall_resize(void)
+{
+	struct rig	 r;
+	char		 line[402], you[410], stale[3][41], start[101];
+	const char	*perm[16];
+	int		 i;
+
+	numbered_line(line, 100);
+	snprintf(you, sizeof(you), "you: %s", line);
+
+	/* Narrower: xterm cuts the rows; CUU still finds the region. */
+	rig_open(&r, 40, 8, "> ", "you: ", 0);
+	rig_print(&r, "one\n");
+	rig_keys_n(&r, line, 250);
+	term_resize(r.term, 20, 8);
+	editor_set_size(r.ed, 20, 8);
+	rig_keys_n(&r, line + 250, 151);
+	tall_check(&r, (const char *[]){ "one", NULL }, "", 0, line, 401,
+	    "40x8 to 20x8 with 7 rows drawn: 7 rows again, at the new width");
+	rig_keys(&r, "\r");
+	check_screen(&r, (const char *[]){ "one", you, "> ", NULL }, "", 0,
+	    "and after Enter no stale copy is left");
+	rig_close(&r);
+
+	/* Shorter, the rows drawn still on the screen. */
+	rig_open(&r, 40, 8, "> ", "you: ", 0);
+	rig_print(&r, "one\n");
+	rig_keys_n(&r, line, 100);
+	term_resize(r.term, 40, 4);
+	editor_set_size(r.ed, 40, 4);
+	memcpy(start, line, 100);
+	start[100] = '\0';
+	tall_check(&r, (const char *[]){ "one", NULL }, "", 0, start, 100,
+	    "40x8 to 40x4: the 3 rows drawn stay");
+	rig_print(&r, "two\n");
+	rig_keys_n(&r, line + 100, 301);
+	tall_check(&r, (const char *[]){ "one", "two", NULL }, "", 0, line,
+	    401, "then 3 rows at most");
+	rig_keys(&r, "\r");
+	check_screen(&r, (const char *[]){ "one", "two", you, "> ", NULL }, "",
+	    0, "and after Enter no stale copy is left");
+	rig_close(&r);
+
+	/*
+	 * Shorter, with rows of the region pushed into the scrollback by the
+	 * terminal, where nothing can erase them: those stay, nothing more.
+	 */
+	rig_open(&r, 40, 8, "> ", "you: ", 0);
+	for (i = 0; i < 10; i++)
+		rig_print(&r, "peer\n");
+	rig_keys_n(&r, line, 238);
+	for (i = 0; i < 10; i++)
+		perm[i] = "peer";
+	memcpy(stale[0], "> ", 2);
+	memcpy(stale[0] + 2, line, 38);
+	stale[0][40] = '\0';
+	memcpy(stale[1], line + 38, 40);
+	stale[1][40] = '\0';
+	memcpy(stale[2], line + 78, 40);
+	stale[2][40] = '\0';
+	term_resize(r.term, 40, 4);
+	editor_set_size(r.ed, 40, 4);
+	rig_keys_n(&r, line + 238, 163);
+	for (i = 0; i < 3; i++)
+		perm[10 + i] = stale[i];
+	perm[13] = NULL;
+	tall_check(&r, perm, "", 0, line, 401, "40x8 to 40x4 with 7 rows "
+	    "drawn: the 3 the terminal pushed away stay, and 3 are drawn");
+	rig_keys(&r, "\r");
+	perm[13] = you;
+	perm[14] = NULL;
+	tall_check(&r, perm, "", 0, "", 0, "after Enter, no other copy");
 	rig_close(&r);
 }
 
@@ -1306,7 +1755,7 @@ rows_of(int cols, const char *s)
 	int		 rows;
 
 	term_feed(t, s, strlen(s));
-	rows = t->row + 1;
+	rows = (int)t->nscrolled + t->row + 1;
 	term_free(t);
 	return rows;
 }
@@ -1349,6 +1798,8 @@ struct run {
 	size_t		 fed;		/* bytes of it printed */
 	size_t		 line_start;	/* where its unfinished line starts */
 	char		 last;		/* the last key byte */
+	int		 rows;		/* of the screen */
+	int		 tall;		/* the input may be taller */
 };
 
 static size_t
@@ -1453,8 +1904,9 @@ random_edit(struct run *u, char *keys, size_t *nkeys, struct strs *echoes)
 	if (pick < 45) {
 		k = glyphs[rnd(&u->seed) % 10];
 		n = strlen(k);
-		/* Kept short, so the region fits on the screen. */
-		if (cols_of(f->line, f->len) + cols_of(k, n) > 24 ||
+		/* Kept short, unless tall, so the region fits the screen. */
+		if ((!u->tall &&
+		    cols_of(f->line, f->len) + cols_of(k, n) > 24) ||
 		    f->len + n > 200)
 			k = "";
 		else {
@@ -1571,7 +2023,8 @@ peer_shown_end(const struct run *u)
 
 /*
  * Before a line of ours, the peer's unfinished line ends if it has
- * outgrown the region's 4 rows; the tab stops start again after it.
+ * outgrown the rows it may take in the region; the tab stops start again
+ * after it.
  */
 static void
 peer_break(struct run *u)
@@ -1580,32 +2033,48 @@ peer_break(struct run *u)
 	size_t		end = peer_shown_end(u);
 
 	expand(u->peer + u->line_start, end - u->line_start, &part);
-	if (rows_of(u->r.term->cols, part.v[0]) > 4) {
+	if (rows_of(u->r.term->cols, part.v[0]) > partial_cap(u->rows)) {
 		strs_push(&u->screen, part.v[0], strlen(part.v[0]));
 		u->line_start = end;
 	}
 	strs_free(&part);
 }
 
+/*
+ * Checks the screen: line for line where the input is short, row for row
+ * where it may be taller than the screen.
+ */
 static int
 run_check(struct run *u)
 {
 	struct strs	want = { NULL, 0 }, part = { NULL, 0 };
-	char		prompt_line[300];
+	char		prompt_line[300], input[256];
 	size_t		i, end = peer_shown_end(u);
-	int		ok;
+	int		ok, prow = 0, cap = partial_cap(u->rows);
 
 	for (i = 0; i < u->screen.n; i++)
 		strs_push(&want, u->screen.v[i], strlen(u->screen.v[i]));
-	if (end > u->line_start) {
+	if (end > u->line_start)
 		expand(u->peer + u->line_start, end - u->line_start, &part);
-		strs_push(&want, part.v[0], strlen(part.v[0]));
-		strs_free(&part);
+	if (u->tall) {
+		memcpy(input, u->f.line, u->f.len);
+		input[u->f.len] = '\0';
+		/* Rows go for good cap at a time, before a row past cap. */
+		if (part.n > 0)
+			prow = (rows_of(u->r.term->cols, part.v[0]) - 1) %
+			    cap + 1;
+		ok = tall_matches(&u->r, &want, part.n > 0 ? part.v[0] : "",
+		    prow, input, u->f.cursor, NULL);
+	} else {
+		if (part.n > 0)
+			strs_push(&want, part.v[0], strlen(part.v[0]));
+		memcpy(prompt_line, "> ", 2);
+		memcpy(prompt_line + 2, u->f.line, u->f.len);
+		strs_push(&want, prompt_line, u->f.len + 2);
+		ok = screen_matches(&u->r, &want, u->f.line, u->f.cursor,
+		    NULL);
 	}
-	memcpy(prompt_line, "> ", 2);
-	memcpy(prompt_line + 2, u->f.line, u->f.len);
-	strs_push(&want, prompt_line, u->f.len + 2);
-	ok = screen_matches(&u->r, &want, u->f.line, u->f.cursor, NULL);
+	strs_free(&part);
 	strs_free(&want);
 	if (ok && (u->r.sent.len != u->sentlen || (u->sentlen > 0 &&
 	    memcmp(u->r.sent.data, u->sent, u->sentlen) != 0))) {
@@ -1616,9 +2085,12 @@ run_check(struct run *u)
 	return ok;
 }
 
-/* Returns the batches run, or -1 after the first that went wrong. */
+/*
+ * Returns the batches run, or -1 after the first that went wrong.  tall
+ * lets the input grow taller than the screen.
+ */
 static int
-random_run(uint32_t seed, int cols, int batches)
+random_run(uint32_t seed, int cols, int rows, int tall, int batches)
 {
 	static struct run	 u;
 	struct strs		 echoes = { NULL, 0 };
@@ -1628,8 +2100,11 @@ random_run(uint32_t seed, int cols, int batches)
 
 	memset(&u, 0, sizeof(u));
 	u.seed = seed;
+	u.rows = rows;
+	u.tall = tall;
 	random_peer(&u);
-	rig_open(&u.r, cols, 12, "> ", "you: ", 0);
+	rig_open(&u.r, cols, rows, "> ", "you: ", 0);
+	u.r.term->clear_scrolls = tall;
 	for (batch = 0; batch < batches && ok; batch++) {
 		while (rnd(&u.seed) % 2 == 0 && u.fed < u.peerlen)
 			peer_chunk(&u);
@@ -1659,8 +2134,8 @@ random_run(uint32_t seed, int cols, int batches)
 		ok = run_check(&u);
 	}
 	if (!ok)
-		tap_diag("seed %u width %d: wrong after batch %d", seed, cols,
-		    batch);
+		tap_diag("seed %u, %dx%d: wrong after batch %d", seed, cols,
+		    rows, batch);
 	strs_free(&u.screen);
 	strs_free(&u.f.history);
 	rig_close(&u.r);
@@ -1674,12 +2149,23 @@ test_random(void)
 	uint32_t		seed;
 	size_t			i;
 
+	static const struct {
+		int	cols, rows;
+	} small[] = { { 10, 3 }, { 10, 5 }, { 20, 4 }, { 9, 8 } };
+
 	for (i = 0; i < sizeof(widths) / sizeof(widths[0]); i++)
 		for (seed = 1; seed <= 4; seed++)
-			tap_ok(random_run(seed * 2654435761u, widths[i],
+			tap_ok(random_run(seed * 2654435761u, widths[i], 12, 0,
 			    300) == 300,
 			    "random run %u at width %d: screen and wire right "
 			    "after every batch", seed, widths[i]);
+	for (i = 0; i < sizeof(small) / sizeof(small[0]); i++)
+		for (seed = 1; seed <= 3; seed++)
+			tap_ok(random_run(seed * 2654435761u, small[i].cols,
+			    small[i].rows, 1, 300) == 300,
+			    "random run %u at %dx%d, input up to 200 bytes: "
+			    "screen and wire right after every batch", seed,
+			    small[i].cols, small[i].rows);
 }
 
 int
@@ -1703,6 +2189,10 @@ main(void)
 	test_marks();
 	test_buffers();
 	test_partial_rows();
+	test_tall();
+	test_tall_small();
+	test_tall_partial();
+	test_tall_resize();
 	test_random();
 	return tap_done();
 }

@@ -475,7 +475,7 @@ check_finish_resets(void)
 	n = sanitize_finish(&s, out);
 	tap_ok(n == 12 && memcmp(out, "\\xF0\\x9F\\x98", 12) == 0,
 	    "finish shows an unfinished sequence");
-	tap_ok(s.seqlen == 0 && s.seqneed == 0 && s.held_cr == 0,
+	tap_ok(s.utf8.len == 0 && s.held_cr == 0,
 	    "finish re-initialises after a sequence");
 
 	n = sanitize_feed(&s, "\r", 1, out);
