@@ -164,7 +164,7 @@ keys_parse(struct keys *k, const void *in, size_t n, struct key *key)
 {
 	const unsigned char	*p = in;
 	size_t			 i = 0, run;
-	uint32_t		 cp;
+	uint32_t		 cp = 0;
 	int			 r;
 
 	key->kind = KEY_NONE;

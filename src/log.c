@@ -31,7 +31,7 @@ log_init(const char *prog, int level)
 	log_level = level;
 }
 
-static void
+static void __attribute__((format(printf, 1, 0)))
 log_line(const char *fmt, va_list ap)
 {
 	char line[1024];

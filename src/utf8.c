@@ -43,7 +43,7 @@ utf8_feed(struct utf8 *u, unsigned char c, uint32_t *cp)
 uint32_t
 utf8_next(const char *s, size_t n, size_t *i)
 {
-	uint32_t	cp;
+	uint32_t	cp = 0;
 	int		k;
 
 	if ((k = utf8_decode(s + *i, n - *i, &cp)) > 0) {
