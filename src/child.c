@@ -10,11 +10,12 @@
  * when the child has been reaped.
  *
  * A child's stdout and stderr go to a pipe whose lines are logged with a
- * prefix.  The pipe's reader is a thread of its own that stops only at
- * end of file, when no process holds the pipe any more: a terminal that
- * outlives its session and writes later never meets a closed pipe.
+ * prefix.  One thread reads every such pipe, each until its end of file,
+ * when no process holds it any more: a terminal that outlives its
+ * session and writes later never meets a closed pipe.
  */
 #include <sys/types.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/wait.h>
 
@@ -58,7 +59,13 @@ struct child {
 struct child_log {
 	int		 fd;		/* the pipe's read end */
 	char		 prefix[96];
+	char		 buf[CHILD_LINE_MAX];	/* a line not yet whole */
+	size_t		 len;
 };
+
+/* The epoll set of every child_log, read by one thread. */
+static pthread_once_t child_log_once = PTHREAD_ONCE_INIT;
+static int child_log_set = -1;
 
 /* Every child not yet both reaped and let go of. */
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -359,37 +366,91 @@ child_log_line(const struct child_log *l, const char *line, size_t len)
 	log_error("%s: %.*s", l->prefix, (int)n, out);
 }
 
-/* The reader of one child's output: to the log, line by line, until EOF. */
+/*
+ * Reads what one child wrote and logs each whole line.  Returns -1 at
+ * the end of its output (nobody holds the pipe any more), having logged
+ * the last piece; 0 otherwise.
+ */
+static int
+child_log_read(struct child_log *l)
+{
+	char *nl;
+	size_t used;
+	ssize_t n;
+
+	n = read(l->fd, l->buf + l->len, sizeof l->buf - l->len);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return 0;
+	if (n <= 0) {
+		child_log_line(l, l->buf, l->len);
+		return -1;
+	}
+	l->len += (size_t)n;
+	while ((nl = memchr(l->buf, '\n', l->len)) != NULL) {
+		used = (size_t)(nl - l->buf) + 1;
+		child_log_line(l, l->buf, used - 1);
+		memmove(l->buf, l->buf + used, l->len - used);
+		l->len -= used;
+	}
+	if (l->len == sizeof l->buf) {
+		child_log_line(l, l->buf, l->len);
+		l->len = 0;
+	}
+	return 0;
+}
+
+/*
+ * The one reader of every child's output, for the life of the program:
+ * a pipe leaves the set only at its end of file, so a terminal that
+ * outlives its session and writes later never meets a closed pipe.
+ */
 static void *
 child_log_main(void *arg)
 {
-	struct child_log *l = arg;
-	char buf[CHILD_LINE_MAX], *nl;
-	size_t len = 0, used;
-	ssize_t n;
+	struct epoll_event ev[16];
+	struct child_log *l;
+	int i, n;
 
+	(void)arg;
 	for (;;) {
-		n = read(l->fd, buf + len, sizeof buf - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		while ((nl = memchr(buf, '\n', len)) != NULL) {
-			used = (size_t)(nl - buf) + 1;
-			child_log_line(l, buf, used - 1);
-			memmove(buf, buf + used, len - used);
-			len -= used;
-		}
-		if (len == sizeof buf) {
-			child_log_line(l, buf, len);
-			len = 0;
+		n = epoll_wait(child_log_set, ev, 16, -1);
+		for (i = 0; i < n; i++) {
+			l = ev[i].data.ptr;
+			if (child_log_read(l) == 0)
+				continue;
+			(void)epoll_ctl(child_log_set, EPOLL_CTL_DEL, l->fd,
+			    NULL);
+			close(l->fd);
+			free(l);
 		}
 	}
-	child_log_line(l, buf, len);
-	close(l->fd);
-	free(l);
 	return NULL;
+}
+
+/* Starts the reader of children's output; for pthread_once. */
+static void
+child_log_start(void)
+{
+	int err;
+
+	if ((child_log_set = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		return;
+	if ((err = thread_start(child_log_main, NULL)) != 0) {
+		close(child_log_set);
+		child_log_set = -1;
+		errno = err;
+	}
+}
+
+/*
+ * Starts the thread that logs children's output, if it is not running
+ * yet.  Returns -1 when it cannot run.
+ */
+int
+child_log_init(void)
+{
+	pthread_once(&child_log_once, child_log_start);
+	return child_log_set == -1 ? -1 : 0;
 }
 
 /*
@@ -400,22 +461,31 @@ child_log_main(void *arg)
 int
 child_output(const char *prefix)
 {
+	struct epoll_event ev;
 	struct child_log *l;
-	int fds[2], err;
+	int fds[2];
 
+	if (child_log_init() == -1) {
+		errno = EAGAIN;
+		return -1;
+	}
 	if ((l = calloc(1, sizeof *l)) == NULL)
 		return -1;
-	if (pipe2(fds, O_CLOEXEC) == -1) {
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
 		free(l);
 		return -1;
 	}
+	/* Only the read end is ours to keep non-blocking. */
+	(void)fcntl(fds[1], F_SETFL, 0);
 	l->fd = fds[0];
 	snprintf(l->prefix, sizeof l->prefix, "%s", prefix);
-	if ((err = thread_start(child_log_main, l)) != 0) {
+	memset(&ev, 0, sizeof ev);
+	ev.events = EPOLLIN;
+	ev.data.ptr = l;
+	if (epoll_ctl(child_log_set, EPOLL_CTL_ADD, l->fd, &ev) == -1) {
 		close(fds[0]);
 		close(fds[1]);
 		free(l);
-		errno = err;
 		return -1;
 	}
 	return fds[1];

@@ -73,12 +73,12 @@ io_send_all(int fd, const void *buf, size_t len)
 
 /*
  * Writes all of buf to a non-blocking fd (a pty or a socket), waiting for
- * room with poll, and gives up as soon as stopfd turns readable.  A slow
+ * room with poll, and gives up as soon as cancel turns readable.  A slow
  * reader thus holds the writer back without anything queued here.
  * Returns 0, or -1 with errno set (ECANCELED when stopped).
  */
 static int
-io_put_until(int fd, const void *buf, size_t len, int stopfd, int is_socket)
+io_put_until(int fd, const void *buf, size_t len, int cancel, int is_socket)
 {
 	struct pollfd pfd[2];
 	const char *p = buf;
@@ -100,7 +100,7 @@ io_put_until(int fd, const void *buf, size_t len, int stopfd, int is_socket)
 			return -1;
 		pfd[0].fd = fd;
 		pfd[0].events = POLLOUT;
-		pfd[1].fd = stopfd;
+		pfd[1].fd = cancel;
 		pfd[1].events = POLLIN;
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			return -1;
@@ -114,14 +114,14 @@ io_put_until(int fd, const void *buf, size_t len, int stopfd, int is_socket)
 
 /* io_put_until for a non-blocking pty or pipe. */
 int
-io_write_until(int fd, const void *buf, size_t len, int stopfd)
+io_write_until(int fd, const void *buf, size_t len, int cancel)
 {
-	return io_put_until(fd, buf, len, stopfd, 0);
+	return io_put_until(fd, buf, len, cancel, 0);
 }
 
 /* io_put_until for a socket; never raises SIGPIPE. */
 int
-io_send_until(int fd, const void *buf, size_t len, int stopfd)
+io_send_until(int fd, const void *buf, size_t len, int cancel)
 {
-	return io_put_until(fd, buf, len, stopfd, 1);
+	return io_put_until(fd, buf, len, cancel, 1);
 }

@@ -470,6 +470,7 @@ void	 child_signal(struct child *, int);
 void	 child_quiet(struct child *);
 void	 child_signal_all(int);
 size_t	 child_count(void);
+int	 child_log_init(void);
 int	 child_output(const char *);
 
 /* terminal.c */
@@ -530,7 +531,6 @@ void	 termcmd_free(char **);
 
 struct server_config {
 	struct terminal	 terminal;	/* what opens the windows */
-	int		 stopfd;	/* readable once the server stops */
 	unsigned	 idle_timeout;	/* seconds of silence; 0: no limit */
 	int		 plain;		/* --plain: no chat line editor */
 	int		 timestamps;	/* --timestamps on the client's lines */

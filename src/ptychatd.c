@@ -218,7 +218,7 @@ accept_client(int lfd, unsigned long *number)
 
 /* Closes every session, reaps every terminal, and returns. */
 static void
-stop_server(int lfd, int sigfd, int stop_write)
+stop_server(int lfd, int sigfd)
 {
 	unsigned long left;
 
@@ -228,7 +228,6 @@ stop_server(int lfd, int sigfd, int stop_write)
 		    left == 1 ? "" : "s");
 	/* Every session's threads stop waiting, on anything. */
 	session_hangup_all();
-	(void)write(stop_write, "", 1);
 	if (session_wait_all(STOP_SESSIONS_MS) == -1)
 		log_error("stopping: %lu sessions did not end in time",
 		    session_count());
@@ -281,7 +280,7 @@ main(int argc, char *argv[])
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "auto";
 	unsigned long number = 0;
-	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd, stop[2];
+	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd;
 	int v4 = 0, v6 = 0;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
@@ -395,11 +394,12 @@ main(int argc, char *argv[])
 		log_error("signalfd: %s", strerror(errno));
 		return 1;
 	}
-	if (pipe2(stop, O_CLOEXEC) == -1) {
-		log_error("pipe: %s", strerror(errno));
+	/* After the signal mask: every thread inherits it. */
+	if (child_log_init() == -1) {
+		log_error("cannot start the terminal output reader: %s",
+		    strerror(errno));
 		return 1;
 	}
-	config.stopfd = stop[0];
 
 	if (config.log_dir != NULL && transcript_dir(config.log_dir) == -1) {
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));
@@ -452,7 +452,7 @@ main(int argc, char *argv[])
 		if (pfd[0].revents & POLLIN)
 			accept_client(lfd, &number);
 	}
-	stop_server(lfd, sigfd, stop[1]);
+	stop_server(lfd, sigfd);
 	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
