@@ -516,7 +516,7 @@ int	 terminal_launch(const struct terminal *, struct terminal_link *,
 	    unsigned long, const struct peer *, int, char *, size_t);
 int	 terminal_await(const struct terminal *, struct terminal_link *, int,
 	    char *, size_t);
-void	 terminal_hangup(struct terminal_link *);
+void	 terminal_hangup(struct terminal_link *, int);
 void	 terminal_close(struct terminal_link *);
 
 /* termcmd.c */

@@ -181,7 +181,7 @@ session_release(struct session *s)
 	}
 	/* Kicked: the window goes now, stuck or not. */
 	if (session_state(s) == SESSION_KICKED)
-		terminal_hangup(&s->term);
+		terminal_hangup(&s->term, 1);
 	terminal_close(&s->term);
 	close(s->wake);
 	close(s->hangup);
@@ -388,7 +388,7 @@ session_no_window(struct session *s, const char *what, const char *why)
 	    why);
 	transcript_event(s->transcript, "no window: %s", why);
 	/* A window that comes after all would show a dead session. */
-	terminal_hangup(&s->term);
+	terminal_hangup(&s->term, 0);
 	/* Out of the console's reach before the fd number is freed. */
 	pthread_mutex_lock(&session_lock);
 	fd = s->sock;

@@ -772,12 +772,14 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
 /*
  * Closes the window at once, even one whose terminal is stopped, hung or
  * not yet showing (a kick, a window that never opened): its process
- * group is let run, and told to end.
+ * group is let run, and told to end.  With quietly, its exit is no news
+ * for the log (it was asked to end).
  */
 void
-terminal_hangup(struct terminal_link *link)
+terminal_hangup(struct terminal_link *link, int quietly)
 {
-	child_quiet(link->child);
+	if (quietly)
+		child_quiet(link->child);
 	/* Running first, so that nothing reaches it once it is exiting. */
 	child_signal(link->child, SIGCONT);
 	child_signal(link->child, SIGTERM);
