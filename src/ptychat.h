@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
-#include <openssl/types.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -433,6 +432,15 @@ int	 net_connect(const char *, const char *, int, char *, size_t);
 void	 net_refuse(int, const char *);
 
 /* identity.c */
+/*
+ * OpenSSL's types, declared as its own headers do (C11 allows the
+ * repeat), so that only identity.c and tls.c need those headers.
+ */
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_st SSL;
+
 #define FINGERPRINT_MAX	52	/* "SHA256:" + 43 base64 + NUL, rounded */
 
 struct identity {
