@@ -144,16 +144,21 @@ relay_show(struct session *s, struct telnet *tn, struct sanitizer *san,
 		transcript_write(s->transcript, '<', out, outlen);
 		if (window_peer(s, out, outlen) == -1)
 			return -1;
+		/*
+		 * After the data before it (a timing mark says that is done),
+		 * and before the notice, so that a reply the operator types
+		 * on seeing it goes after the mark: telnet throws away what
+		 * comes before.
+		 */
+		if (tn->replylen > 0)
+			(void)session_reply(s, tn->reply, tn->replylen);
+		tn->replylen = 0;
 		if (ev != TELNET_NONE) {
 			transcript_event(s->transcript, "the client sent %s",
 			    telnet_event_text(ev));
 			window_note(s, "*** the client sent %s ***",
 			    telnet_event_text(ev));
 		}
-		/* After the data before it: a timing mark says it is done. */
-		if (tn->replylen > 0)
-			(void)session_reply(s, tn->reply, tn->replylen);
-		tn->replylen = 0;
 		in += used;
 		len -= used;
 	} while (len > 0);
@@ -386,13 +391,20 @@ relay_window_to_socket(struct session *s)
 			break;
 		if (s->config->plain) {
 			/* --plain: the terminal has made it a whole line. */
+			if (relay_send_outbox(s) == -1)
+				continue;
 			if (relay_send(s, buf, (size_t)n) == -1)
 				goto out;
 			continue;
 		}
 		lines.len = 0;
-		if (window_keys(s, buf, (size_t)n, &lines) > 0 &&
-		    relay_send(s, lines.data, lines.len) == -1)
+		if (window_keys(s, buf, (size_t)n, &lines) == 0)
+			continue;
+		/* What was queued first goes first (a timing mark's reply);
+		 * cut short, the top of the loop says how the session ends. */
+		if (relay_send_outbox(s) == -1)
+			continue;
+		if (relay_send(s, lines.data, lines.len) == -1)
 			goto out;
 	}
 
