@@ -10,6 +10,7 @@ packages="
 	mandoc
 	socat ncat netcat-openbsd telnet tmux
 	valgrind clang libclang-rt-dev
+	libssl-dev openssl
 "
 
 if [ "$(id -u)" -ne 0 ]; then

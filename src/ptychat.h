@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <openssl/types.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -428,6 +429,109 @@ int	 net_listen(const char *, const char *, int, struct peer *, char *,
 	    size_t);
 int	 net_connect(const char *, const char *, int, char *, size_t);
 void	 net_refuse(int, const char *);
+
+/* identity.c */
+#define FINGERPRINT_MAX	52	/* "SHA256:" + 43 base64 + NUL, rounded */
+
+struct identity {
+	EVP_PKEY	*key;
+	X509		*cert;
+	char		 fingerprint[FINGERPRINT_MAX];
+};
+
+/* $XDG_CONFIG_HOME/ptychat, or $HOME/.config/ptychat; made 0700 when missing. */
+int	 identity_dir(char *path, size_t len, char *err, size_t errlen);
+/*
+ * Loads keyfile and certfile (certfile NULL: a key alone, for the client,
+ * with a self-signed certificate made in memory).  With create, when the
+ * key file is missing, makes a P-256 key and (certfile) a self-signed
+ * certificate for cn, written atomically (temporary file + link, 0600,
+ * never overwriting).  A key file readable by group or others is refused:
+ * err says "chmod 600 FILE".  Returns 0, or -1 with one line in err.
+ */
+int	 identity_load(struct identity *, const char *keyfile,
+	    const char *certfile, int create, const char *cn, char *err,
+	    size_t errlen);
+void	 identity_free(struct identity *);
+int	 identity_fingerprint(X509 *, char out[FINGERPRINT_MAX]);
+
+/* known_hosts: "HOST PORT SHA256:..." a line; '#' comments, blank lines. */
+enum known_result { KNOWN_NEW, KNOWN_MATCH, KNOWN_CHANGED };
+/* Returns the result, with the recorded fingerprint and its line number
+ * when CHANGED; -1 with err when the file cannot be read (a missing file
+ * is KNOWN_NEW). */
+int	 known_hosts_check(const char *file, const char *host,
+	    const char *port, const char *fp, char *recorded, int *line,
+	    char *err, size_t errlen);
+int	 known_hosts_add(const char *file, const char *host, const char *port,
+	    const char *fp, char *err, size_t errlen);
+
+/* The --clients file: "SHA256:... NAME" a line; '#' comments. */
+struct client_entry {
+	char		 fingerprint[FINGERPRINT_MAX];
+	char		 name[64];
+};
+struct client_list {
+	struct client_entry *v;
+	size_t		 n;
+};
+/* Parses text (a whole file's bytes); err "FILE:LINE: why". */
+int	 clients_parse(const char *text, size_t len, const char *file,
+	    struct client_list *, char *err, size_t errlen);
+int	 clients_load(const char *file, struct client_list *, char *err,
+	    size_t errlen);
+const char *clients_find(const struct client_list *, const char *fp);
+void	 clients_free(struct client_list *);
+
+/* tls.c */
+/* A client that sends nothing for this long is plain (the front door). */
+#define FRONT_WAIT_MS	200
+
+SSL_CTX	*tls_server_ctx(const struct identity *, char *err, size_t errlen);
+SSL_CTX	*tls_client_ctx(const struct identity *, char *err, size_t errlen);
+/* Non-blocking handshakes on fd (left non-blocking or not as found), up
+ * to timeout_ms, cut short when cancel (an fd, or -1) polls readable.
+ * Return the SSL, or NULL with one line in err ("timed out", "cancelled",
+ * "not TLS", OpenSSL's reason). */
+SSL	*tls_accept(SSL_CTX *, int fd, int timeout_ms, int cancel, char *err,
+	    size_t errlen);
+SSL	*tls_connect(SSL_CTX *, int fd, int timeout_ms, int cancel, char *err,
+	    size_t errlen);
+/* The peer's key: 0 with its fingerprint, or -1 when it sent no certificate. */
+int	 tls_peer_fingerprint(SSL *, char out[FINGERPRINT_MAX]);
+
+/* A client connection, plain (ssl NULL) or TLS.  One thread may receive
+ * while another sends; the lock (held only inside these calls, never
+ * across a wait) makes that safe for OpenSSL. */
+struct conn {
+	int		 fd;
+	SSL		*ssl;
+	pthread_mutex_t	 lock;
+	short		 recv_wants;	/* POLLIN or POLLOUT: what recv waits for */
+	int		 broken;	/* TLS: no more sends (a fatal error, or a
+					   record left half sent) */
+};
+void	 conn_init(struct conn *, int fd, SSL *);
+/* Non-blocking: >0 bytes, 0 at the peer's end (close_notify or EOF),
+ * -1 with errno (EAGAIN: poll fd for c->recv_wants, then call again).
+ * With TLS, call again until EAGAIN before polling: OpenSSL may hold
+ * bytes already read from the socket. */
+ssize_t	 conn_recv(struct conn *, void *, size_t);
+/* All of buf, waiting with poll as needed, or -1 with errno (ECANCELED
+ * when cancel polled readable).  Never raises SIGPIPE. */
+int	 conn_send_until(struct conn *, const void *, size_t, int cancel);
+/* Non-blocking best effort (for a refusal line or the idle notice). */
+ssize_t	 conn_send_now(struct conn *, const void *, size_t);
+/* Sends TLS close_notify, best effort (the writer, at a normal end). */
+void	 conn_close_notify(struct conn *);
+void	 conn_free(struct conn *);	/* SSL_free; the fd stays open */
+
+/* What a new connection opens with (DESIGN.md "The front door"). */
+enum front_kind { FRONT_PLAIN, FRONT_TLS, FRONT_GONE };
+/* Peeks (consumes nothing): first byte 0x16 is TLS; any other byte, or
+ * silence for wait_ms, is plain; the end of the connection (or cancel)
+ * before any byte is GONE. */
+enum front_kind front_classify(int fd, int wait_ms, int cancel);
 
 /* transcript.c */
 struct transcript;
