@@ -432,7 +432,7 @@ test_bulk(SSL_CTX *sctx, SSL_CTX *cctx, int tls)
 	}
 	cancel = eventfd(0, EFD_CLOEXEC);
 	memset(fl, 0, sizeof fl);
-	/* 0 writes to 1 (server to client), 2 writes to 3 (client to server). */
+	/* 0 writes to 1 (server to client), 2 to 3 (client to server). */
 	fl[0].c = &server;
 	fl[1].c = &client;
 	fl[2].c = &client;
@@ -450,7 +450,7 @@ test_bulk(SSL_CTX *sctx, SSL_CTX *cctx, int tls)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 90 * time_factor;
 		if (pthread_timedjoin_np(tids[i], NULL, &ts) != 0) {
-			/* Stuck: free the writers, and let the readers time out. */
+			/* Stuck: free the writers; the readers time out. */
 			stuck = 1;
 			(void)eventfd_write(cancel, 1);
 			pthread_join(tids[i], NULL);
@@ -548,6 +548,11 @@ test_ends(SSL_CTX *sctx, SSL_CTX *cctx)
 	shutdown(fds[1], SHUT_WR);
 	tap_ok(recv_end(&server, 5000),
 	    "an EOF without close_notify is 0 too");
+	n = 0;
+	if (conn_send_until(&server, "still\n", 6, -1) == 0)
+		n = recv_some(&client, buf, 6, deadline_in(5000), &end);
+	tap_ok(n == 6 && memcmp(buf, "still\n", 6) == 0,
+	    "and the server can still send the other way");
 	tap_ok((fcntl(fds[1], F_GETFL) & O_NONBLOCK) == (flags & O_NONBLOCK) &&
 	    (flags & O_NONBLOCK) == 0,
 	    "a blocking socket stays blocking through handshake and conn");
