@@ -238,8 +238,9 @@ tls_ctx(const SSL_METHOD *method, const struct identity *id, char *err,
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	(void)SSL_CTX_set_num_tickets(ctx, 0);
 	(void)SSL_CTX_set_session_id_context(ctx, sid, sizeof(sid) - 1);
+	/* Idle buffers go back: 18 KB a connection instead of 51. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* On the server this asks for the client's certificate. */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_any);
 	if (id != NULL && id->cert != NULL) {
