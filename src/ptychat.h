@@ -509,8 +509,8 @@ struct conn {
 	SSL		*ssl;
 	pthread_mutex_t	 lock;
 	short		 recv_wants;	/* POLLIN or POLLOUT: what recv waits for */
-	int		 broken;	/* TLS: no more sends (a fatal error, or a
-					   record left half sent) */
+	int		 broken;	/* TLS: no more sends (a fatal error,
+					   or a record left half sent) */
 };
 void	 conn_init(struct conn *, int fd, SSL *);
 /* Non-blocking: >0 bytes, 0 at the peer's end (close_notify or EOF),
