@@ -63,14 +63,15 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f,
-"usage: ptychatd [-46hqVv] [-b address] [-p port] [-t command]\n"
-"                [--key file --cert file] [--clients file] [--no-tls]\n"
-"                [--require-tls] [--fingerprint]\n");
+"usage: ptychatd [-46hqVv] [-b address] [-p port] [-t command]\n");
 	if (status != 0) {
 		fprintf(f, "Try 'ptychatd --help' for more information.\n");
 		exit(status);
 	}
 	fprintf(f,
+"                [--key file --cert file] [--clients file]\n"
+"                [--no-tls | --require-tls]\n"
+"       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
 "Type in a client's window to answer that client only.\n"
