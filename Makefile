@@ -35,8 +35,10 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
