@@ -780,6 +780,64 @@ clients_parse_line(const char *p, const char *end, struct client_entry *ce,
 	return 1;
 }
 
+/* An entry's place, for finding a key listed twice. */
+struct clients_seen {
+	const struct client_entry	*ce;
+	unsigned long			 line;
+};
+
+static int
+clients_seen_cmp(const void *a, const void *b)
+{
+	const struct clients_seen	*x = a, *y = b;
+	int				 c;
+
+	if ((c = strcmp(x->ce->fingerprint, y->ce->fingerprint)) != 0)
+		return c;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/*
+ * Whether a fingerprint is among the n entries of v (from lines) twice:
+ * sorted, so that a long file costs n log n.  Returns 0, or -1 with err
+ * naming the earliest line that repeats a key (ENOMEM too).
+ */
+static int
+clients_duplicate(const struct client_entry *v, const unsigned long *lines,
+    size_t n, const char *file, char *err, size_t errlen)
+{
+	struct clients_seen	*seen;
+	size_t			 i, dup = 0;
+
+	if (n < 2)
+		return 0;
+	if ((seen = calloc(n, sizeof(*seen))) == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		seen[i].ce = &v[i];
+		seen[i].line = lines[i];
+	}
+	qsort(seen, n, sizeof(*seen), clients_seen_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(seen[i - 1].ce->fingerprint,
+		    seen[i].ce->fingerprint) == 0 &&
+		    (dup == 0 || seen[i].line < seen[dup].line))
+			dup = i;
+	if (dup != 0) {
+		/* The entry before it in the sort is the first listing. */
+		for (i = dup; i > 0 && strcmp(seen[i - 1].ce->fingerprint,
+		    seen[dup].ce->fingerprint) == 0; i--)
+			;
+		snprintf(err, errlen, "%s:%lu: %s is listed already, on "
+		    "line %lu as %s", file, seen[dup].line,
+		    seen[dup].ce->fingerprint, seen[i].line, seen[i].ce->name);
+	}
+	free(seen);
+	return dup != 0 ? -1 : 0;
+}
+
 /*
  * Parses a clients file's len bytes: "SHA256:... NAME" a line, '#'
  * comments and blank lines, CRLF or LF.  NAME is the rest of the line
@@ -794,8 +852,8 @@ clients_parse(const char *text, size_t len, const char *file,
 {
 	struct client_entry	 ce, *v = NULL, *grown;
 	const char		*p = text, *end = text + len, *eol, *why;
-	size_t			 n = 0, cap = 0, i;
-	unsigned long		 lineno = 0;
+	size_t			 n = 0, cap = 0;
+	unsigned long		 lineno = 0, *lines = NULL, *grown_lines;
 	int			 r;
 
 	for (; p < end; p = eol + 1) {
@@ -811,18 +869,6 @@ clients_parse(const char *text, size_t len, const char *file,
 			    eol - 1 : eol, &ce, &why);
 		if (r == 0)
 			continue;
-		if (r == 1) {
-			for (i = 0; i < n; i++)
-				if (strcmp(v[i].fingerprint,
-				    ce.fingerprint) == 0)
-					break;
-			if (i < n) {
-				snprintf(err, errlen, "%s:%lu: %s is listed "
-				    "already, as %s", file, lineno,
-				    ce.fingerprint, v[i].name);
-				goto fail;
-			}
-		}
 		if (r == -1) {
 			snprintf(err, errlen, "%s:%lu: %s", file, lineno, why);
 			goto fail;
@@ -836,14 +882,26 @@ clients_parse(const char *text, size_t len, const char *file,
 				goto fail;
 			}
 			v = grown;
+			if ((grown_lines = reallocarray(lines, cap,
+			    sizeof(*lines))) == NULL) {
+				snprintf(err, errlen, "%s: %s", file,
+				    strerror(errno));
+				goto fail;
+			}
+			lines = grown_lines;
 		}
+		lines[n] = lineno;
 		v[n++] = ce;
 	}
+	if (clients_duplicate(v, lines, n, file, err, errlen) == -1)
+		goto fail;
+	free(lines);
 	list->v = v;
 	list->n = n;
 	return 0;
 fail:
 	free(v);
+	free(lines);
 	return -1;
 }
 
