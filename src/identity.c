@@ -773,10 +773,9 @@ clients_parse_line(const char *p, const char *end, struct client_entry *ce,
 		}
 		p += n;
 	}
+	memset(ce, 0, sizeof(*ce));
 	memcpy(ce->fingerprint, fp, fplen);
-	ce->fingerprint[fplen] = '\0';
 	memcpy(ce->name, name, len);
-	ce->name[len] = '\0';
 	return 1;
 }
 

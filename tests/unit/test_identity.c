@@ -126,7 +126,9 @@ openssl_fingerprint(const char *file, char out[FINGERPRINT_MAX])
 	n = strlen(b64);
 	while (n > 0 && b64[n - 1] == '=')
 		b64[--n] = '\0';
-	snprintf(out, FINGERPRINT_MAX, "SHA256:%s", b64);
+	if (n != 43)
+		return -1;
+	snprintf(out, FINGERPRINT_MAX, "SHA256:%.43s", b64);
 	return 0;
 }
 
