@@ -175,6 +175,34 @@ identity_fingerprint(X509 *cert, char out[FINGERPRINT_MAX])
 	return r;
 }
 
+/*
+ * Opens file, a regular file, for reading, with its status in *st.
+ * Returns the fd, or -1 with one line in err and errno kept (ENOENT: it
+ * does not exist).
+ */
+static int
+identity_open(const char *file, struct stat *st, char *err, size_t errlen)
+{
+	int fd, saved;
+
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, st) == -1) {
+		saved = errno;
+		snprintf(err, errlen, "%s: %s", file, strerror(saved));
+		if (fd != -1)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", file);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
+
 /* A key file is never read through a prompt for a passphrase. */
 static int
 identity_no_passphrase(char *buf, int size, int rwflag, void *arg)
@@ -199,22 +227,8 @@ identity_read_key(const char *file, EVP_PKEY **key, char *err,
 	BIO		*bio;
 	int		 fd;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", file);
-		close(fd);
-		return -1;
-	}
+	if ((fd = identity_open(file, &st, err, errlen)) == -1)
+		return errno == ENOENT ? 1 : -1;
 	if ((st.st_mode & 077) != 0) {
 		snprintf(err, errlen, "%s: permissions %04o are too open for "
 		    "a private key; run chmod 600 %s", file,
@@ -243,17 +257,14 @@ identity_read_key(const char *file, EVP_PKEY **key, char *err,
 static int
 identity_read_cert(const char *file, X509 **cert, char *err, size_t errlen)
 {
-	BIO	*bio;
-	FILE	*fp;
+	struct stat	 st;
+	BIO		*bio;
+	int		 fd;
 
-	if ((fp = fopen(file, "re")) == NULL) {
-		if (errno == ENOENT)
-			return 1;
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		return -1;
-	}
-	if ((bio = BIO_new_fp(fp, BIO_CLOSE)) == NULL) {
-		fclose(fp);
+	if ((fd = identity_open(file, &st, err, errlen)) == -1)
+		return errno == ENOENT ? 1 : -1;
+	if ((bio = BIO_new_fd(fd, BIO_CLOSE)) == NULL) {
+		close(fd);
 		identity_ssl_error(err, errlen, file);
 		return -1;
 	}
@@ -356,7 +367,7 @@ identity_write_new(const char *file, const void *data, size_t len,
 		return -1;
 	}
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return -1;
 	}
 	if (fchmod(fd, 0600) == -1 || io_write_all(fd, data, len) == -1 ||
@@ -918,18 +929,10 @@ clients_load(const char *file, struct client_list *list, char *err,
 	ssize_t		 n;
 	int		 fd, r;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	if ((fd = identity_open(file, &st, err, errlen)) == -1)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size > IDENTITY_FILE_MAX) {
-		snprintf(err, errlen, "%s: %s", file, !S_ISREG(st.st_mode) ?
-		    "not a regular file" : "larger than 16 MiB");
+	if (st.st_size > IDENTITY_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than 16 MiB", file);
 		close(fd);
 		return -1;
 	}
