@@ -80,7 +80,7 @@ static int
 tls_wire_read(BIO *b, char *buf, int len)
 {
 	struct tls_wire	*w = BIO_get_data(b);
-	ssize_t		 n;
+	ssize_t		 n, i;
 
 	BIO_clear_retry_flags(b);
 	do
@@ -90,11 +90,8 @@ tls_wire_read(BIO *b, char *buf, int len)
 		BIO_set_retry_read(b);
 	else if (n == 0)
 		w->eof = 1;
-	while (n > 0 && w->nfirst < sizeof(w->first) &&
-	    (ssize_t)w->nfirst < n) {
-		w->first[w->nfirst] = (unsigned char)buf[w->nfirst];
-		w->nfirst++;
-	}
+	for (i = 0; i < n && w->nfirst < sizeof(w->first); i++)
+		w->first[w->nfirst++] = (unsigned char)buf[i];
 	return (int)n;
 }
 

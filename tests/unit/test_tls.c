@@ -10,6 +10,7 @@
  */
 #include <sys/types.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -612,6 +613,7 @@ enum misbehave {
 	PEER_SILENT,		/* reads nothing, says nothing */
 	PEER_GARBAGE,		/* an HTTP request */
 	PEER_SHORT_GARBAGE,	/* two bytes, then silence */
+	PEER_SPLIT_GARBAGE,	/* 0x16 alone, read, then text */
 	PEER_PLAIN_LINE,	/* reads, answers a plain line, closes */
 	PEER_CLOSE,		/* closes at once */
 	PEER_READ_CLOSE,	/* reads the hello, then closes */
@@ -630,8 +632,24 @@ peer_read_some(int fd)
 	return read(fd, buf, sizeof buf) > 0;
 }
 
+/* Waits until the other end (near) has read all that was sent to it. */
+static int
+peer_all_read(int near)
+{
+	long long deadline = deadline_in(5000);
+	struct pollfd none = { -1, 0, 0 };
+	int queued;
+
+	while (ioctl(near, FIONREAD, &queued) == 0 && queued > 0) {
+		if (ms_left(deadline) == 0)
+			return 0;
+		(void)poll(&none, 0, 1);
+	}
+	return 1;
+}
+
 static void
-peer_misbehave(int fd, enum misbehave how)
+peer_misbehave(int fd, enum misbehave how, int near)
 {
 	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const char line[] =
@@ -645,6 +663,11 @@ peer_misbehave(int fd, enum misbehave how)
 		break;
 	case PEER_SHORT_GARBAGE:
 		(void)write(fd, "hi", 2);
+		break;
+	case PEER_SPLIT_GARBAGE:
+		(void)write(fd, "\x16", 1);
+		if (peer_all_read(near))
+			(void)write(fd, "x", 1);
 		break;
 	case PEER_PLAIN_LINE:
 		(void)peer_read_some(fd);
@@ -679,7 +702,7 @@ try_misbehave(SSL_CTX *ctx, int accept, enum misbehave how, int timeout_ms)
 	}
 	h.fd = fds[0];
 	pthread_create(&tid, NULL, handshake_main, &h);
-	peer_misbehave(fds[1], how);
+	peer_misbehave(fds[1], how, fds[0]);
 	pthread_join(tid, NULL);
 	SSL_free(h.ssl);
 	close(fds[0]);
@@ -703,6 +726,11 @@ test_failures(SSL_CTX *sctx, SSL_CTX *cctx)
 	    h.took_ms < long_ms / 2,
 	    "accept: two bytes of text and silence are \"not TLS\" at once "
 	    "(%s, %lld ms)", h.err, h.took_ms);
+	h = try_misbehave(sctx, 1, PEER_SPLIT_GARBAGE, long_ms);
+	tap_ok(h.ssl == NULL && strcmp(h.err, "not TLS") == 0 &&
+	    h.took_ms < long_ms / 2,
+	    "accept: 0x16, then text in a read of its own, is \"not TLS\" "
+	    "at once (%s, %lld ms)", h.err, h.took_ms);
 	h = try_misbehave(cctx, 0, PEER_PLAIN_LINE, long_ms);
 	tap_ok(h.ssl == NULL && strcmp(h.err, "not TLS") == 0,
 	    "connect: a plain server's line is \"not TLS\" (%s)", h.err);
