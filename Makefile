@@ -84,7 +84,7 @@ $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
-$(O)/test_tls: $(O)/io.o
+$(O)/test_tls: $(O)/io.o $(O)/number.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
