@@ -35,13 +35,15 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
-	test_tls
+	test_tls test_identity
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -84,7 +86,8 @@ $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
-$(O)/test_tls: $(O)/io.o $(O)/number.o
+$(O)/test_tls: $(O)/io.o $(O)/number.o $(O)/identity.o $(O)/utf8.o
+$(O)/test_identity: $(O)/io.o $(O)/utf8.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

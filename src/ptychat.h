@@ -454,6 +454,8 @@ int	 identity_load(struct identity *, const char *keyfile,
 	    size_t errlen);
 void	 identity_free(struct identity *);
 int	 identity_fingerprint(X509 *, char out[FINGERPRINT_MAX]);
+/* Whether the len bytes at s are "SHA256:" and 43 base64 digits. */
+int	 identity_fingerprint_valid(const char *s, size_t len);
 
 /* known_hosts: "HOST PORT SHA256:..." a line; '#' comments, blank lines. */
 enum known_result { KNOWN_NEW, KNOWN_MATCH, KNOWN_CHANGED };
@@ -465,6 +467,14 @@ int	 known_hosts_check(const char *file, const char *host,
 	    char *err, size_t errlen);
 int	 known_hosts_add(const char *file, const char *host, const char *port,
 	    const char *fp, char *err, size_t errlen);
+/* One line's fields, pointing into it (for the fuzzer and the tests). */
+struct known_line {
+	const char	*host, *port, *fp;
+	size_t		 hostlen, portlen, fplen;
+};
+/* 1: an entry; 0: blank or comment; -1: bad, matching nothing. */
+int	 known_hosts_parse_line(const char *line, size_t len,
+	    struct known_line *);
 
 /* The --clients file: "SHA256:... NAME" a line; '#' comments. */
 struct client_entry {
