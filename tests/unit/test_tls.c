@@ -30,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -70,54 +68,19 @@ ms_left(long long deadline)
 	return left < 0 ? 0 : (int)left;
 }
 
-/* A P-256 key and a self-signed certificate, made in memory. */
+/* A key and certificate made by identity_load: NAME.key and NAME.crt. */
 static int
-make_identity(struct identity *id, const char *cn)
+load_identity(struct identity *id, const char *name)
 {
-	X509_NAME *name;
+	char key[512], crt[512], err[512];
 
-	memset(id, 0, sizeof(*id));
-	if ((id->key = EVP_EC_gen("P-256")) == NULL ||
-	    (id->cert = X509_new()) == NULL)
+	snprintf(key, sizeof key, "%s/%s.key", tmpdir, name);
+	snprintf(crt, sizeof crt, "%s/%s.crt", tmpdir, name);
+	if (identity_load(id, key, crt, 1, name, err, sizeof err) == -1) {
+		tap_diag("identity_load: %s", err);
 		return -1;
-	X509_set_version(id->cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(id->cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(id->cert), 0);
-	X509_gmtime_adj(X509_getm_notAfter(id->cert), 3600);
-	X509_set_pubkey(id->cert, id->key);
-	name = X509_get_subject_name(id->cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(id->cert, name);
-	return X509_sign(id->cert, id->key, EVP_sha256()) > 0 ? 0 : -1;
-}
-
-static void
-free_identity(struct identity *id)
-{
-	EVP_PKEY_free(id->key);
-	X509_free(id->cert);
-}
-
-/* Writes id's key and certificate as PEM files NAME.key and NAME.crt. */
-static int
-write_identity(const struct identity *id, const char *name)
-{
-	char path[512];
-	FILE *f;
-	int ok;
-
-	snprintf(path, sizeof path, "%s/%s.key", tmpdir, name);
-	if ((f = fopen(path, "we")) == NULL)
-		return -1;
-	ok = PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL);
-	if (fclose(f) != 0 || !ok)
-		return -1;
-	snprintf(path, sizeof path, "%s/%s.crt", tmpdir, name);
-	if ((f = fopen(path, "we")) == NULL)
-		return -1;
-	ok = PEM_write_X509(f, id->cert);
-	return fclose(f) != 0 || !ok ? -1 : 0;
+	}
+	return 0;
 }
 
 /*
@@ -1124,10 +1087,8 @@ main(void)
 		return 0;
 	}
 	if (mkdtemp(tmpdir) == NULL ||
-	    make_identity(&server_id, "server") == -1 ||
-	    make_identity(&client_id, "client") == -1 ||
-	    write_identity(&server_id, "server") == -1 ||
-	    write_identity(&client_id, "client") == -1) {
+	    load_identity(&server_id, "server") == -1 ||
+	    load_identity(&client_id, "client") == -1) {
 		printf("Bail out! cannot make the test keys\n");
 		return 1;
 	}
@@ -1137,6 +1098,9 @@ main(void)
 		printf("Bail out! the openssl tool failed\n");
 		return 1;
 	}
+	tap_ok(strcmp(server_id.fingerprint, server_fp) == 0 &&
+	    strcmp(client_id.fingerprint, client_fp) == 0,
+	    "identity_load's fingerprints are openssl's");
 	sctx = tls_server_ctx(&server_id, err, sizeof err);
 	tap_ok(sctx != NULL, "tls_server_ctx (%s)", sctx ? "" : err);
 	cctx = tls_client_ctx(&client_id, err, sizeof err);
@@ -1168,8 +1132,8 @@ main(void)
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(anon);
-	free_identity(&server_id);
-	free_identity(&client_id);
+	identity_free(&server_id);
+	identity_free(&client_id);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	(void)system(cmd);
 	return tap_done();
