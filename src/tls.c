@@ -26,7 +26,6 @@
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -80,7 +79,7 @@ static int
 tls_wire_read(BIO *b, char *buf, int len)
 {
 	struct tls_wire	*w = BIO_get_data(b);
-	ssize_t		 n;
+	ssize_t		 n, i;
 
 	BIO_clear_retry_flags(b);
 	do
@@ -90,11 +89,8 @@ tls_wire_read(BIO *b, char *buf, int len)
 		BIO_set_retry_read(b);
 	else if (n == 0)
 		w->eof = 1;
-	while (n > 0 && w->nfirst < sizeof(w->first) &&
-	    (ssize_t)w->nfirst < n) {
-		w->first[w->nfirst] = (unsigned char)buf[w->nfirst];
-		w->nfirst++;
-	}
+	for (i = 0; i < n && w->nfirst < sizeof(w->first); i++)
+		w->first[w->nfirst++] = (unsigned char)buf[i];
 	return (int)n;
 }
 
@@ -401,31 +397,6 @@ tls_connect(SSL_CTX *ctx, int fd, int timeout_ms, int cancel, char *err,
 	return tls_handshake(ctx, fd, 0, timeout_ms, cancel, err, errlen);
 }
 
-/* Until identity.c has identity_fingerprint. */
-static int
-tls_fingerprint(X509 *cert, char out[FINGERPRINT_MAX])
-{
-	static const char prefix[] = "SHA256:";
-	unsigned char	 digest[EVP_MAX_MD_SIZE], *der = NULL;
-	unsigned char	 b64[EVP_ENCODE_LENGTH(EVP_MAX_MD_SIZE)];
-	unsigned int	 dlen;
-	EVP_PKEY	*key;
-	int		 len, n;
-
-	if ((key = X509_get0_pubkey(cert)) == NULL ||
-	    (len = i2d_PUBKEY(key, &der)) <= 0)
-		return -1;
-	n = EVP_Digest(der, (size_t)len, digest, &dlen, EVP_sha256(), NULL);
-	OPENSSL_free(der);
-	if (!n)
-		return -1;
-	n = EVP_EncodeBlock(b64, digest, (int)dlen);
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	snprintf(out, FINGERPRINT_MAX, "%s%.*s", prefix, n, (char *)b64);
-	return 0;
-}
-
 /* The peer's key: 0 with its fingerprint, or -1 when it sent no certificate. */
 int
 tls_peer_fingerprint(SSL *ssl, char out[FINGERPRINT_MAX])
@@ -434,7 +405,7 @@ tls_peer_fingerprint(SSL *ssl, char out[FINGERPRINT_MAX])
 
 	if ((cert = SSL_get0_peer_certificate(ssl)) == NULL)
 		return -1;
-	return tls_fingerprint(cert, out);
+	return identity_fingerprint(cert, out);
 }
 
 /* Starts a connection on fd: TLS through ssl, or plain when ssl is NULL. */

@@ -10,6 +10,7 @@
  */
 #include <sys/types.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -29,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -69,54 +68,19 @@ ms_left(long long deadline)
 	return left < 0 ? 0 : (int)left;
 }
 
-/* A P-256 key and a self-signed certificate, made in memory. */
+/* A key and certificate made by identity_load: NAME.key and NAME.crt. */
 static int
-make_identity(struct identity *id, const char *cn)
+load_identity(struct identity *id, const char *name)
 {
-	X509_NAME *name;
+	char key[512], crt[512], err[512];
 
-	memset(id, 0, sizeof(*id));
-	if ((id->key = EVP_EC_gen("P-256")) == NULL ||
-	    (id->cert = X509_new()) == NULL)
+	snprintf(key, sizeof key, "%s/%s.key", tmpdir, name);
+	snprintf(crt, sizeof crt, "%s/%s.crt", tmpdir, name);
+	if (identity_load(id, key, crt, 1, name, err, sizeof err) == -1) {
+		tap_diag("identity_load: %s", err);
 		return -1;
-	X509_set_version(id->cert, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(id->cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(id->cert), 0);
-	X509_gmtime_adj(X509_getm_notAfter(id->cert), 3600);
-	X509_set_pubkey(id->cert, id->key);
-	name = X509_get_subject_name(id->cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(id->cert, name);
-	return X509_sign(id->cert, id->key, EVP_sha256()) > 0 ? 0 : -1;
-}
-
-static void
-free_identity(struct identity *id)
-{
-	EVP_PKEY_free(id->key);
-	X509_free(id->cert);
-}
-
-/* Writes id's key and certificate as PEM files NAME.key and NAME.crt. */
-static int
-write_identity(const struct identity *id, const char *name)
-{
-	char path[512];
-	FILE *f;
-	int ok;
-
-	snprintf(path, sizeof path, "%s/%s.key", tmpdir, name);
-	if ((f = fopen(path, "we")) == NULL)
-		return -1;
-	ok = PEM_write_PrivateKey(f, id->key, NULL, NULL, 0, NULL, NULL);
-	if (fclose(f) != 0 || !ok)
-		return -1;
-	snprintf(path, sizeof path, "%s/%s.crt", tmpdir, name);
-	if ((f = fopen(path, "we")) == NULL)
-		return -1;
-	ok = PEM_write_X509(f, id->cert);
-	return fclose(f) != 0 || !ok ? -1 : 0;
+	}
+	return 0;
 }
 
 /*
@@ -612,6 +576,7 @@ enum misbehave {
 	PEER_SILENT,		/* reads nothing, says nothing */
 	PEER_GARBAGE,		/* an HTTP request */
 	PEER_SHORT_GARBAGE,	/* two bytes, then silence */
+	PEER_SPLIT_GARBAGE,	/* 0x16 alone, read, then text */
 	PEER_PLAIN_LINE,	/* reads, answers a plain line, closes */
 	PEER_CLOSE,		/* closes at once */
 	PEER_READ_CLOSE,	/* reads the hello, then closes */
@@ -630,8 +595,24 @@ peer_read_some(int fd)
 	return read(fd, buf, sizeof buf) > 0;
 }
 
+/* Waits until the other end (near) has read all that was sent to it. */
+static int
+peer_all_read(int near)
+{
+	long long deadline = deadline_in(5000);
+	struct pollfd none = { -1, 0, 0 };
+	int queued;
+
+	while (ioctl(near, FIONREAD, &queued) == 0 && queued > 0) {
+		if (ms_left(deadline) == 0)
+			return 0;
+		(void)poll(&none, 0, 1);
+	}
+	return 1;
+}
+
 static void
-peer_misbehave(int fd, enum misbehave how)
+peer_misbehave(int fd, enum misbehave how, int near)
 {
 	static const char http[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	static const char line[] =
@@ -645,6 +626,11 @@ peer_misbehave(int fd, enum misbehave how)
 		break;
 	case PEER_SHORT_GARBAGE:
 		(void)write(fd, "hi", 2);
+		break;
+	case PEER_SPLIT_GARBAGE:
+		(void)write(fd, "\x16", 1);
+		if (peer_all_read(near))
+			(void)write(fd, "x", 1);
 		break;
 	case PEER_PLAIN_LINE:
 		(void)peer_read_some(fd);
@@ -679,7 +665,7 @@ try_misbehave(SSL_CTX *ctx, int accept, enum misbehave how, int timeout_ms)
 	}
 	h.fd = fds[0];
 	pthread_create(&tid, NULL, handshake_main, &h);
-	peer_misbehave(fds[1], how);
+	peer_misbehave(fds[1], how, fds[0]);
 	pthread_join(tid, NULL);
 	SSL_free(h.ssl);
 	close(fds[0]);
@@ -703,6 +689,11 @@ test_failures(SSL_CTX *sctx, SSL_CTX *cctx)
 	    h.took_ms < long_ms / 2,
 	    "accept: two bytes of text and silence are \"not TLS\" at once "
 	    "(%s, %lld ms)", h.err, h.took_ms);
+	h = try_misbehave(sctx, 1, PEER_SPLIT_GARBAGE, long_ms);
+	tap_ok(h.ssl == NULL && strcmp(h.err, "not TLS") == 0 &&
+	    h.took_ms < long_ms / 2,
+	    "accept: 0x16, then text in a read of its own, is \"not TLS\" "
+	    "at once (%s, %lld ms)", h.err, h.took_ms);
 	h = try_misbehave(cctx, 0, PEER_PLAIN_LINE, long_ms);
 	tap_ok(h.ssl == NULL && strcmp(h.err, "not TLS") == 0,
 	    "connect: a plain server's line is \"not TLS\" (%s)", h.err);
@@ -1084,28 +1075,32 @@ main(void)
 	char server_fp[FINGERPRINT_MAX], client_fp[FINGERPRINT_MAX];
 	char err[256], cmd[600];
 	SSL_CTX *sctx, *cctx, *anon;
-	const char *factor;
-	int tool;
+	const char *factor, *errstr;
 
-	if ((factor = getenv("PTYCHAT_TIME_FACTOR")) != NULL &&
-	    atoi(factor) > 1)
-		time_factor = atoi(factor);
+	if ((factor = getenv("PTYCHAT_TIME_FACTOR")) != NULL)
+		time_factor = (int)number_parse(factor, 1, 100, &errstr);
+	if (time_factor < 1)
+		time_factor = 1;
 	signal(SIGPIPE, SIG_DFL);	/* a SIGPIPE must kill the test */
+	if (!have_openssl_tool()) {
+		printf("1..0 # SKIP the openssl tool is missing\n");
+		return 0;
+	}
 	if (mkdtemp(tmpdir) == NULL ||
-	    make_identity(&server_id, "server") == -1 ||
-	    make_identity(&client_id, "client") == -1 ||
-	    write_identity(&server_id, "server") == -1 ||
-	    write_identity(&client_id, "client") == -1) {
+	    load_identity(&server_id, "server") == -1 ||
+	    load_identity(&client_id, "client") == -1) {
 		printf("Bail out! cannot make the test keys\n");
 		return 1;
 	}
-	tool = have_openssl_tool();
-	if (!tool || openssl_fingerprint("server", server_fp,
+	if (openssl_fingerprint("server", server_fp,
 	    sizeof server_fp) == -1 || openssl_fingerprint("client",
 	    client_fp, sizeof client_fp) == -1) {
-		printf("Bail out! the openssl tool is needed\n");
+		printf("Bail out! the openssl tool failed\n");
 		return 1;
 	}
+	tap_ok(strcmp(server_id.fingerprint, server_fp) == 0 &&
+	    strcmp(client_id.fingerprint, client_fp) == 0,
+	    "identity_load's fingerprints are openssl's");
 	sctx = tls_server_ctx(&server_id, err, sizeof err);
 	tap_ok(sctx != NULL, "tls_server_ctx (%s)", sctx ? "" : err);
 	cctx = tls_client_ctx(&client_id, err, sizeof err);
@@ -1137,8 +1132,8 @@ main(void)
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(anon);
-	free_identity(&server_id);
-	free_identity(&client_id);
+	identity_free(&server_id);
+	identity_free(&client_id);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
 	(void)system(cmd);
 	return tap_done();
