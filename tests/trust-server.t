@@ -118,7 +118,8 @@ def no_window(srv, number, marker):
 
 def one_port(tmp):
     """Plain and TLS clients on the same port, each shown as it came."""
-    srv = sections.server(tmp, env=config(tmp))
+    logs = os.path.join(tmp, "logs")
+    srv = sections.server(tmp, args=["--log-dir", logs], env=config(tmp))
     lines = srv.text().splitlines()
     t.ok(lines[0].startswith("ptychatd: listening on ") and
          re.fullmatch("ptychatd: TLS key " + FINGERPRINT, lines[1]),
@@ -169,6 +170,35 @@ def one_port(tmp):
     # exits.
     srv.window(2).close()
     t.ok(tls.wait_exit(), "closing the window ends the TLS client")
+
+    def first_event(n):
+        names = [f for f in os.listdir(logs)
+                 if f.startswith("session-%d-" % n)]
+        text = read_text(os.path.join(logs, names[0])) if names else ""
+        m = re.search(r"^\S+ \S+ \* (.*)$", text, re.M)
+        return m.group(1) if m else ""
+    t.ok(re.fullmatch(r"ptychat session #1: client 127\.0\.0\.1:\d+ "
+                      r"connected: plain \(not encrypted\)", first_event(1))
+         and re.fullmatch(r"ptychat session #2: client 127\.0\.0\.1:\d+ "
+                          r"connected: TLS, no key", first_event(2)) and
+         re.fullmatch(r"ptychat session #3: client 127\.0\.0\.1:\d+ "
+                      r"connected: TLS, key " + re.escape(fp),
+                      first_event(3)),
+         "each transcript starts with how its client came",
+         [first_event(n) for n in (1, 2, 3)])
+
+
+def tls_idle(tmp):
+    """--idle-timeout over TLS: the notice goes encrypted, then the end."""
+    limit = max(1, int(round(SLOW)))
+    srv = sections.server(tmp, args=["--idle-timeout", str(limit)],
+                          env=config(tmp))
+    tls = TLSClient(srv.port)
+    w = srv.window(1)
+    t.ok(tls.wait_exit(limit + 5 * SLOW), "a silent TLS client is cut off")
+    t.eq(tls.text(), "ptychatd: idle for %d seconds; disconnecting\n"
+         % limit, "after the notice, over TLS")
+    t.ok(w.wait_text("disconnected after"), "and its window says so")
 
 
 def key_files(tmp):
@@ -322,7 +352,8 @@ def console_list(tmp):
     """The console's list names each client's key."""
     con = ConsoleServer(tmp)
     sections.defer(con.close)
-    t.ok(con.port, "the server starts in a tmux pane", con.screen())
+    if not t.ok(con.port, "the server starts in a tmux pane", con.screen()):
+        return
     key, cert = client_key(tmp, "dave")
     fp = openssl_fingerprint(key)
     plain = con.connect()
@@ -530,6 +561,7 @@ def recording(tmp):
 
 
 sections.run("one port, both kinds", one_port)
+sections.run("idle TLS client", tls_idle)
 sections.run("key files and --fingerprint", key_files)
 sections.run("--require-tls", require_tls)
 sections.run("--clients and SIGHUP", clients)
