@@ -422,7 +422,7 @@ struct peer {
 	char		 host[PEER_HOST_MAX];	/* 192.0.2.1 or 2001:db8::1 */
 	char		 port[8];		/* decimal */
 	char		 label[PEER_LABEL_MAX];	/* 192.0.2.1:80, [2001:db8::1]:80 */
-	char		 name[64];		/* --clients: its key's name, or "" */
+	char		 name[64];		/* --clients: its name */
 };
 
 void	 peer_from_sockaddr(struct peer *, const struct sockaddr *);
@@ -655,9 +655,9 @@ struct server_config {
 	int		 timestamps;	/* --timestamps on the client's lines */
 	const char	*log_dir;	/* --log-dir, or NULL */
 	int		 binary;	/* --binary: no telnet, 0xFF is data */
-	SSL_CTX		*tls;		/* NULL: --no-tls, no front door */
-	int		 require_tls;	/* --require-tls: no plain clients */
-	int		 clients;	/* --clients: only listed keys */
+	SSL_CTX		*tls;		/* NULL: --no-tls */
+	int		 require_tls;	/* --require-tls */
+	int		 clients;	/* --clients: listed keys only */
 };
 
 /*

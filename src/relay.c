@@ -189,8 +189,8 @@ relay_socket_to_window(void *arg)
 		if (n > 0) {
 			atomic_store(&s->last_active_ms, session_clock_ms());
 			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
-			if (relay_show(s, &tn, &san, in, (size_t)n, out) == -1 ||
-			    session_ending(s))
+			if (relay_show(s, &tn, &san, in, (size_t)n,
+			    out) == -1 || session_ending(s))
 				break;
 			continue;
 		}
