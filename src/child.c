@@ -61,11 +61,15 @@ struct child_log {
 	char		 prefix[96];
 	char		 buf[CHILD_LINE_MAX];	/* a line not yet whole */
 	size_t		 len;
+	struct child_log *prev, *next;	/* every open one, under the lock */
 };
 
 /* The epoll set of every child_log, read by one thread. */
 static pthread_once_t child_log_once = PTHREAD_ONCE_INIT;
 static int child_log_set = -1;
+/* The same, listed, so that what epoll holds is never lost to sight. */
+static pthread_mutex_t child_log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct child_log *child_logs;
 
 /* Every child not yet both reaped and let go of. */
 static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -399,6 +403,20 @@ child_log_read(struct child_log *l)
 	return 0;
 }
 
+/* Takes l off the list of open child_logs. */
+static void
+child_log_unlist(struct child_log *l)
+{
+	pthread_mutex_lock(&child_log_lock);
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else
+		child_logs = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&child_log_lock);
+}
+
 /*
  * The one reader of every child's output, for the life of the program:
  * a pipe leaves the set only at its end of file, so a terminal that
@@ -421,6 +439,7 @@ child_log_main(void *arg)
 			(void)epoll_ctl(child_log_set, EPOLL_CTL_DEL, l->fd,
 			    NULL);
 			close(l->fd);
+			child_log_unlist(l);
 			free(l);
 		}
 	}
@@ -482,7 +501,15 @@ child_output(const char *prefix)
 	memset(&ev, 0, sizeof ev);
 	ev.events = EPOLLIN;
 	ev.data.ptr = l;
+	/* Listed before epoll can hand it to the reader, who unlists it. */
+	pthread_mutex_lock(&child_log_lock);
+	l->next = child_logs;
+	if (child_logs != NULL)
+		child_logs->prev = l;
+	child_logs = l;
+	pthread_mutex_unlock(&child_log_lock);
 	if (epoll_ctl(child_log_set, EPOLL_CTL_ADD, l->fd, &ev) == -1) {
+		child_log_unlist(l);
 		close(fds[0]);
 		close(fds[1]);
 		free(l);

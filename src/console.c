@@ -172,8 +172,8 @@ console_number(const char *text, const char **rest)
 
 /*
  * Hands text (plus \n) to one session, or to all with number 0.  The
- * verdict comes later, from the sessions (session_post); only what is
- * known at once is said here.
+ * verdict comes later, from the sessions (session_post); only a session
+ * that is missing or takes nothing is answered here.
  */
 static void
 console_send(unsigned long number, const char *text)
@@ -189,15 +189,9 @@ console_send(unsigned long number, const char *text)
 	line[len] = '\0';
 	took = session_post(number, line, len);
 	free(line);
-	/* A stuck session may keep its verdict long: say what happens. */
-	if (took > 0 && number == 0)
-		snprintf(reply, sizeof reply, "sending to %d client%s\n", took,
-		    took == 1 ? "" : "s");
-	if (took > 0) {
-		if (number == 0)
-			console_show(reply, 0);
+	/* Handed on: the verdict comes from the sessions. */
+	if (took > 0)
 		return;
-	}
 	if (took == -1)
 		snprintf(reply, sizeof reply, number ? "no session #%lu\n" :
 		    "no sessions\n", number);

@@ -51,6 +51,10 @@ outbox_put(struct outbox *ob, enum outbox_kind kind, const void *data,
 	m->len = len;
 	memcpy(m->data, data, len);
 	pthread_mutex_lock(&ob->lock);
+	/*
+	 * Ended by the writer: it takes messages, or, once the session is
+	 * cut (the hang-up fd it polls), closes the outbox on its way out.
+	 */
 	while (!ob->closed && wait && ob->bytes >= OUTBOX_MAX)
 		pthread_cond_wait(&ob->room, &ob->lock);
 	if (ob->closed || ob->bytes + len > OUTBOX_MAX + (wait ? len : 0)) {
@@ -116,35 +120,81 @@ outbox_free(struct outbox *ob)
 
 /*
  * A console line sent to several sessions gives one verdict, once every
- * session has sent it or failed to.  Returns a batch for n sessions, or
- * NULL when out of memory.
+ * session has sent it or failed to.  The batch starts with one hold of
+ * its maker's, so that no verdict comes before every session is counted;
+ * outbox_batch_release drops it.  Returns the batch, or NULL when out of
+ * memory.
  */
 struct outbox_batch *
-outbox_batch_new(unsigned n, unsigned long number)
+outbox_batch_new(unsigned long number)
 {
 	struct outbox_batch *b;
 
 	if ((b = calloc(1, sizeof *b)) == NULL)
 		return NULL;
-	atomic_init(&b->left, n);
+	atomic_init(&b->left, 1);
 	atomic_init(&b->sent, 0);
+	atomic_init(&b->total, 0);
 	atomic_init(&b->failed_number, 0);
 	b->number = number;
-	b->total = n;
 	return b;
+}
+
+/* Counts one more session that owes b its verdict. */
+void
+outbox_batch_add(struct outbox_batch *b)
+{
+	atomic_fetch_add(&b->total, 1);
+	atomic_fetch_add(&b->left, 1);
+}
+
+/* Drops one hold on b; the last reports the outcome and frees it. */
+static void
+outbox_batch_drop(struct outbox_batch *b, void (*report)(const char *))
+{
+	char line[192];
+	unsigned ok, total;
+
+	if (atomic_fetch_sub(&b->left, 1) != 1)
+		return;
+	ok = atomic_load(&b->sent);
+	total = atomic_load(&b->total);
+	if (total == 0)
+		;	/* nobody took it: the caller says so */
+	else if (b->number != 0 && ok == 1)
+		snprintf(line, sizeof line, "sent to #%lu\n", b->number);
+	else if (b->number != 0)
+		snprintf(line, sizeof line, "not sent to #%lu: %s\n",
+		    b->number, b->why);
+	else if (ok == total)
+		snprintf(line, sizeof line, "sent to %u client%s\n", ok,
+		    ok == 1 ? "" : "s");
+	else
+		snprintf(line, sizeof line, "sent to %u of %u clients "
+		    "(not to #%lu: %s)\n", ok, total,
+		    atomic_load(&b->failed_number), b->why);
+	if (total != 0)
+		report(line);
+	free(b);
+}
+
+/* Drops the maker's hold, once every session has been counted. */
+void
+outbox_batch_release(struct outbox_batch *b, void (*report)(const char *))
+{
+	outbox_batch_drop(b, report);
 }
 
 /*
  * Records one session's verdict on a batch (sent or not, with a reason);
  * the last one reports the outcome with report() and frees the batch.
+ * b may be NULL (a message with no verdict to give).
  */
 void
 outbox_batch_done(struct outbox_batch *b, unsigned long session, int sent,
     const char *why, void (*report)(const char *))
 {
-	char line[192];
 	unsigned long expected = 0;
-	unsigned ok;
 
 	if (b == NULL)
 		return;
@@ -153,21 +203,5 @@ outbox_batch_done(struct outbox_batch *b, unsigned long session, int sent,
 	else if (atomic_compare_exchange_strong(&b->failed_number, &expected,
 	    session))
 		snprintf(b->why, sizeof b->why, "%s", why);
-	if (atomic_fetch_sub(&b->left, 1) != 1)
-		return;
-	ok = atomic_load(&b->sent);
-	if (b->number != 0 && ok == 1)
-		snprintf(line, sizeof line, "sent to #%lu\n", b->number);
-	else if (b->number != 0)
-		snprintf(line, sizeof line, "not sent to #%lu: %s\n",
-		    b->number, b->why);
-	else if (ok == b->total)
-		snprintf(line, sizeof line, "sent to %u client%s\n", ok,
-		    ok == 1 ? "" : "s");
-	else
-		snprintf(line, sizeof line, "sent to %u of %u clients "
-		    "(not to #%lu: %s)\n", ok, b->total,
-		    atomic_load(&b->failed_number), b->why);
-	report(line);
-	free(b);
+	outbox_batch_drop(b, report);
 }

@@ -134,8 +134,8 @@ struct outbox_batch {
 	atomic_uint	 sent;		/* sessions that sent it */
 	atomic_ulong	 failed_number;	/* the first session that did not */
 	char		 why[96];	/* and why not */
+	atomic_uint	 total;		/* sessions handed it */
 	unsigned long	 number;	/* say's session, or 0 for all */
-	unsigned	 total;
 };
 
 struct outbox_msg {
@@ -160,7 +160,9 @@ int	 outbox_put(struct outbox *, enum outbox_kind, const void *, size_t,
 struct outbox_msg *outbox_take(struct outbox *);
 struct outbox_msg *outbox_close(struct outbox *);
 void	 outbox_free(struct outbox *);
-struct outbox_batch *outbox_batch_new(unsigned, unsigned long);
+struct outbox_batch *outbox_batch_new(unsigned long);
+void	 outbox_batch_add(struct outbox_batch *);
+void	 outbox_batch_release(struct outbox_batch *, void (*)(const char *));
 void	 outbox_batch_done(struct outbox_batch *, unsigned long, int,
 	    const char *, void (*)(const char *));
 

@@ -267,17 +267,24 @@ static int
 relay_send_outbox(struct session *s)
 {
 	struct outbox_msg *m;
+	const char *why;
 	char line[256];
 	size_t len;
 	int console;
 
 	while ((m = outbox_take(&s->outbox)) != NULL) {
+		if (session_ending(s)) {
+			session_report(s, m, 0, "the session ended");
+			return -1;
+		}
+		/* Each verdict before any note: a stuck window may hold up
+		 * the note, and must not hold up the console. */
 		console = m->kind == OUTBOX_CONSOLE;
 		if (session_state(s) == SESSION_CLIENT_GONE) {
+			session_report(s, m, 0, "the client is gone");
 			if (console)
 				window_note(s, "*** the console's line was "
 				    "not sent: the client is gone ***");
-			session_report(s, m, 0, "the client is gone");
 			continue;
 		}
 		if (conn_send_until(&s->conn, m->data, m->len,
@@ -286,8 +293,9 @@ relay_send_outbox(struct session *s)
 				session_report(s, m, 0, "the session ended");
 				return -1;
 			}
-			relay_client_gone(s, strerror(errno));
+			why = strerror(errno);
 			session_report(s, m, 0, "the connection failed");
+			relay_client_gone(s, why);
 			continue;
 		}
 		atomic_fetch_add(&s->bytes_out, (unsigned long long)m->len);
@@ -298,7 +306,6 @@ relay_send_outbox(struct session *s)
 		atomic_store(&s->last_active_ms, session_clock_ms());
 		transcript_event(s->transcript, "sent from the console: %.*s",
 		    (int)strcspn(m->data, "\n"), m->data);
-		/* The verdict first: a stuck window may hold up the note. */
 		len = strcspn(m->data, "\n");
 		memcpy(line, m->data, len < sizeof line ? len : sizeof line);
 		session_report(s, m, 1, NULL);
@@ -338,9 +345,14 @@ relay_window_to_socket(struct session *s)
 			    "console");
 			goto out;
 		}
-		if (state == SESSION_STOPPED ||
-		    relay_send_outbox(s) == -1)
+		if (state == SESSION_STOPPED)
 			goto out;
+		/* Cut short only once the session ends: the top says how. */
+		if (relay_send_outbox(s) == -1) {
+			if (session_ending(s))
+				continue;
+			goto out;
+		}
 		/*
 		 * Once the other relay has stopped reading, a reset shows
 		 * only here.  Before that, the other relay reports it, after

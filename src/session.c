@@ -265,46 +265,53 @@ session_taking(struct session *s)
  * Hands text to session number's client (0: every client) through each
  * one's outbox, never waiting on any: the session's own writer sends it
  * between the operator's lines, shows it in the window, and the console
- * hears the verdict (console_print) once every session has given its.
- * Returns how many sessions took it, or -1 with errno ENOENT when there
- * is no such session.
+ * hears one verdict (console_print) once every session has given its.
+ * For all, the console first hears how many it goes to.  Returns how
+ * many sessions were handed it (their verdict is to come), or -1 with
+ * errno ENOENT when there is no such session.
  */
 int
 session_post(unsigned long number, const char *text, size_t len)
 {
-	struct outbox_batch *batch = NULL;
+	struct outbox_batch *batch;
 	struct session *s;
-	unsigned n = 0;
-	int found = 0, took = 0;
+	char line[64];
+	unsigned tried = 0;
+	int found = 0;
 
+	/* The batch holds a verdict back until every session is counted. */
+	if ((batch = outbox_batch_new(number)) == NULL)
+		return 0;
 	pthread_mutex_lock(&session_lock);
 	for (s = session_list; s != NULL; s = s->next) {
 		if (number != 0 && s->number != number)
 			continue;
 		found = 1;
-		if (session_taking(s))
-			n++;
-	}
-	if (n > 0 && (batch = outbox_batch_new(n, number)) == NULL)
-		n = 0;
-	for (s = session_list; s != NULL && n > 0; s = s->next) {
-		if ((number != 0 && s->number != number) || !session_taking(s))
+		if (!session_taking(s))
 			continue;
+		tried++;
+		outbox_batch_add(batch);
 		if (outbox_put(&s->outbox, OUTBOX_CONSOLE, text, len, batch,
-		    0) == 0) {
-			took++;
+		    0) == 0)
 			relay_wake(s);
-		} else
+		else
 			outbox_batch_done(batch, s->number, 0, errno ==
-			    EAGAIN ? "the client is not reading" :
-			    "the session is ending", console_print);
+			    EAGAIN ? "the client is not reading" : errno ==
+			    ENOMEM ? "out of memory" : "the session is ending",
+			    console_print);
 	}
 	pthread_mutex_unlock(&session_lock);
+	if (number == 0 && tried > 0) {
+		snprintf(line, sizeof line, "sending to %u client%s\n", tried,
+		    tried == 1 ? "" : "s");
+		console_print(line);
+	}
+	outbox_batch_release(batch, console_print);
 	if (!found) {
 		errno = ENOENT;
 		return -1;
 	}
-	return took;
+	return (int)tried;
 }
 
 /*
@@ -472,6 +479,8 @@ session_no_window(struct session *s, const char *what, const char *why)
 	log_error("session %lu %s: %s%s", s->number, s->peer.label, what,
 	    why);
 	transcript_event(s->transcript, "no window: %s", why);
+	/* A window that comes after all would show a dead session. */
+	terminal_hangup(&s->term);
 	return session_turn_away(s, SESSION_NO_WINDOW);
 }
 

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ptychat.h"
@@ -524,6 +525,32 @@ terminal_tmux_exists(const struct terminal *term, int cancel)
 }
 
 /*
+ * Takes the tmux launchers' lock, looking at cancel while it waits (a
+ * hung tmux server may hold it for seconds).  Returns 0, or -1 once
+ * cancel polls readable.
+ */
+static int
+terminal_tmux_take(int cancel)
+{
+	struct timespec until;
+	int err;
+
+	for (;;) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		err = pthread_mutex_timedlock(&terminal_tmux_lock, &until);
+		if (err == 0)
+			return 0;
+		if (err != ETIMEDOUT || terminal_cancelled(cancel))
+			return -1;
+	}
+}
+
+/*
  * Opens session number's window in tmux: the launcher asks the tmux
  * server for a window running the bridge on ptsname, and exits.  Outside
  * tmux, the window goes to our own session, made by the first launcher
@@ -542,7 +569,11 @@ terminal_tmux(const struct terminal *term, unsigned long number,
 	int own = term->tail_first != NULL, tries, r = -1;
 
 	if (own) {
-		pthread_mutex_lock(&terminal_tmux_lock);
+		if (terminal_tmux_take(cancel) == -1) {
+			snprintf(why, whylen, "the session ended before its "
+			    "window opened");
+			return -1;
+		}
 		if (!terminal_tmux_exists(term, cancel))
 			tail = term->tail_first;
 	}
@@ -739,12 +770,9 @@ terminal_await(const struct terminal *term, struct terminal_link *link,
 }
 
 /*
- * Closes the session's side of its terminal; with our end gone, the
- * terminal exits.  Safe on a link that was never launched.
- */
-/*
- * Closes the window at once, even one whose terminal is stopped or hung
- * (a kick): its process group is let run, and told to end.
+ * Closes the window at once, even one whose terminal is stopped, hung or
+ * not yet showing (a kick, a window that never opened): its process
+ * group is let run, and told to end.
  */
 void
 terminal_hangup(struct terminal_link *link)
@@ -755,6 +783,10 @@ terminal_hangup(struct terminal_link *link)
 	child_signal(link->child, SIGTERM);
 }
 
+/*
+ * Closes the session's side of its terminal; with our end gone, the
+ * terminal exits.  Safe on a link that was never launched.
+ */
 void
 terminal_close(struct terminal_link *link)
 {

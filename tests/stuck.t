@@ -85,6 +85,11 @@ def stuck_window(tmp):
              "the stuck session ends: the log says so", con.screen())
         t.ok(wait_for(lambda: not process_alive(wa.pid), 2 * SLOW),
              "and its stopped window closes at once")
+        t.ok(wait_for(lambda: re.search(r"sent to 0 of 1 clients \(not to "
+                                        r"#1: the session ended\)",
+                                        con.screen()), 2 * SLOW),
+             "the all line it had not sent yet gets its verdict",
+             con.screen())
         start = time.monotonic()
         os.kill(con.pid, signal.SIGTERM)
         t.ok(wait_for(lambda: "status 0" in con.screen(), 2 * SLOW),
@@ -97,6 +102,10 @@ def stuck_window(tmp):
 
 
 def say_during_paste(tmp):
+    """Ten console lines said while a 6 MiB paste goes out to a client
+    that reads slowly, so that the server's socket buffer (up to 4 MiB
+    on loopback) is full and has a little room now and then: each
+    console line arrives whole, between two pasted lines."""
     con = ConsoleServer(tmp, "paste")
     try:
         t.ok(con.port, "ptychatd runs with its console in a pane",
@@ -105,43 +114,60 @@ def say_during_paste(tmp):
         w = con.window(1)
         t.ok(w and w.wait_text("Close this window"), "the client gets a "
              "window")
-        # 1 MiB of lines, each 1000 bytes and numbered, pasted at once.
-        lines = ["%04d:" % i + "p" * 995 for i in range(1049)]
+        # 6 MiB of lines, each 1000 bytes and numbered, pasted at once.
+        lines = ["%04d:" % i + "p" * 995 for i in range(6300)]
         paste = "".join(ln + "\r" for ln in lines)
+        markers = ["MARKER %d from the console" % i for i in range(10)]
         typist = threading.Thread(target=w.type, args=(paste,), daemon=True)
         typist.start()
-        # The client reads nothing yet: the writer stalls mid-paste.
-        wait_for(lambda: re.search(r"\b0[5-9]\d\d:p", w.text()), 5 * SLOW)
-        t.ok(con.command("say 1 MARKER from the console", r"ptychatd> ",
-                         3), "say during the paste answers at once",
-             con.screen())
-        got = b""
-        deadline = time.monotonic() + 30 * SLOW
-        c.sock.settimeout(1)
-        while time.monotonic() < deadline and not (
-                b"MARKER" in got and b"1048:" in got and
-                got.endswith(b"\n")):
-            try:
-                data = c.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                break
-            got += data
+        got = bytearray()
+        done = threading.Event()
+
+        def read_slowly():
+            c.sock.settimeout(1)
+            deadline = time.monotonic() + 60 * SLOW
+            while time.monotonic() < deadline and not done.is_set():
+                try:
+                    data = c.sock.recv(2048)
+                except socket.timeout:
+                    continue
+                if not data:
+                    break
+                got.extend(data)
+                time.sleep(0.001)
+        reader = threading.Thread(target=read_slowly, daemon=True)
+        # The paste fills the client's socket (the echo of most of it is
+        # in the window), then the client starts reading, slowly.
+        t.ok(wait_for(lambda: os.path.getsize(w.out_path) > 3 << 20,
+                      20 * SLOW, 0.1), "the paste is under way")
+        reader.start()
+        for m in markers:
+            con.type("say 1 " + m)
+            time.sleep(0.05)
+        wait_for(lambda: all(m.encode() in got for m in markers) and
+                 b"6299:" in got and got.endswith(b"\n"), 60 * SLOW, 0.25)
+        done.set()
+        reader.join(5)
         typist.join(5)
         rows = got.decode(errors="replace").split("\n")[:-1]
-        t.eq(rows.count("MARKER from the console"), 1,
-             "the console line arrives once, whole, on a line of its own")
-        pasted = [r for r in rows if r != "MARKER from the console"]
-        odd = [r[:60] + "..." + r[-60:] for r in pasted if r not in lines]
+        t.eq([r for r in rows if r.startswith("MARKER")], markers,
+             "every console line arrives once, whole, on a line of its "
+             "own, in order")
+        pasted = [r for r in rows if not r.startswith("MARKER")]
+        whole = set(lines)
+        odd = [r[:60] + "..." + r[-60:] for r in pasted if r not in whole]
         if odd:
             t.diag("rows that are not pasted lines: %r" % odd[:5])
         t.ok(pasted == lines, "every pasted line arrives whole and in order"
-             " (%d of %d)" % (sum(1 for r in pasted if r in lines),
+             " (%d of %d)" % (sum(1 for r in pasted if r in whole),
                               len(lines)))
+        t.ok(wait_for(lambda: len(re.findall(r"^sent to #1\s*$",
+                                             con.screen(), re.M)) == 10,
+                      10 * SLOW), "each say gets its verdict, once",
+             con.screen())
         t.ok(con.command("list", r"1\s+127"), "the console still answers")
-        t.ok(wait_for(lambda: "sent from the console: MARKER" in w.text(),
-                      5 * SLOW), "the window shows the console's line")
+        t.ok(wait_for(lambda: "sent from the console: MARKER 9" in w.text(),
+                      5 * SLOW), "the window shows the console's lines")
         c.close()
     finally:
         con.close()

@@ -101,7 +101,10 @@ def check_output(tmp, terminal, fifo, done):
 
     # The server is unaffected: the next client gets a window.
     c2 = srv.connect()
-    t.ok(srv.window(2) and not c2.eof, "the next client gets a window")
+    w2 = srv.window(2)
+    w2.type("to the next client\r")
+    t.ok(c2.wait_data("to the next client\n"),
+         "the next client gets a window, and talks through it")
 
 
 sections.run("terminal output", output)

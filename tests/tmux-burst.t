@@ -73,10 +73,18 @@ def one_round(tmp, srv, first):
         # connected, and none was sent a refusal before that.
         for n, c in zip(numbers, clients):
             c.send("marker from %d\n" % n)
-        ok = t.ok(all(wait_for(lambda: "marker from %d" % n in tmux(
+        shown = all(wait_for(lambda: "marker from %d" % n in tmux(
             tmp, "capture-pane", "-p", "-t", ids[titles[n]])[1])
-                      for n in numbers) and
-                  all(c.buf == b"" and not c.eof for c in clients),
+                    for n in numbers)
+        # A refusal would have come before the window: the operator's
+        # first line must be the first thing each client gets.
+        for n in numbers:
+            tmux(tmp, "send-keys", "-t", ids[titles[n]], "reply %d" % n,
+                 "Enter")
+        got = all(c.wait_data("reply %d\n" % n)
+                  for n, c in zip(numbers, clients))
+        ok = t.ok(shown and got and all(
+            c.buf == b"reply %d\n" % n for n, c in zip(numbers, clients)),
                   "clients %d-%d: each is connected, and none was refused"
                   % (first, first + BURST - 1),
                   [c.buf for c in clients])
