@@ -104,8 +104,10 @@ relay_idle_wait(struct session *s)
 	if (s->config->idle_timeout == 0 ||
 	    session_state(s) == SESSION_CLIENT_GONE)
 		return -1;
+	/* One ms more: both clock readings are cut to whole ms, which
+	 * could make the limit fall up to 1 ms short. */
 	due = atomic_load(&s->last_active_ms) +
-	    s->config->idle_timeout * 1000LL - session_clock_ms();
+	    s->config->idle_timeout * 1000LL + 1 - session_clock_ms();
 	return due <= 0 ? 0 : due > INT_MAX ? INT_MAX : (int)due;
 }
 

@@ -603,6 +603,9 @@ session_main(void *arg)
 	}
 	log_info("session %lu %s: window open", s->number, s->peer.label);
 	transcript_event(s->transcript, "window open");
+	/* Silence counts from here: the front door and a slow window are
+	 * no one's silence. */
+	atomic_store(&s->last_active_ms, session_clock_ms());
 
 	atomic_fetch_add(&s->threads, 1);
 	if ((err = thread_start(relay_socket_to_window, s))) {
