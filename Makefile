@@ -13,7 +13,7 @@ WARNINGS = -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith \
 	-Wstrict-prototypes -Wmissing-prototypes -Wvla -Wcast-qual \
 	-Wwrite-strings -Wnull-dereference
 PTY_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARNINGS)
-PTY_LDLIBS = -lutil -pthread
+PTY_LDLIBS = -lutil -pthread -lssl -lcrypto
 
 # make V=1 shows the full commands.
 ifeq ($(V),1)
@@ -34,8 +34,12 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	src/child.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
+	src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
-CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c $(COMMON_SRC)
+CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
+	src/identity.c \
+	$(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
@@ -82,12 +86,8 @@ $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
-# TLS and identities (OpenSSL): tested here, not yet linked into the
-# programs.
-TLS_LDLIBS = -lssl -lcrypto
 $(O)/test_tls: $(O)/io.o $(O)/number.o $(O)/identity.o $(O)/utf8.o
 $(O)/test_identity: $(O)/io.o $(O)/utf8.o
-$(O)/test_tls $(O)/test_identity: PTY_LDLIBS += $(TLS_LDLIBS)
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)

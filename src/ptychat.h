@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <openssl/types.h>
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
@@ -423,6 +424,7 @@ struct peer {
 	char		 host[PEER_HOST_MAX];	/* 192.0.2.1 or 2001:db8::1 */
 	char		 port[8];		/* decimal */
 	char		 label[PEER_LABEL_MAX];	/* 192.0.2.1:80, [2001:db8::1]:80 */
+	char		 name[64];		/* --clients: its name */
 };
 
 void	 peer_from_sockaddr(struct peer *, const struct sockaddr *);
@@ -432,15 +434,6 @@ int	 net_connect(const char *, const char *, int, char *, size_t);
 void	 net_refuse(int, const char *);
 
 /* identity.c */
-/*
- * OpenSSL's types, declared as its own headers do (C11 allows the
- * repeat), so that only identity.c and tls.c need those headers.
- */
-typedef struct evp_pkey_st EVP_PKEY;
-typedef struct x509_st X509;
-typedef struct ssl_ctx_st SSL_CTX;
-typedef struct ssl_st SSL;
-
 #define FINGERPRINT_MAX	52	/* "SHA256:" + 43 base64 + NUL, rounded */
 
 struct identity {
@@ -664,6 +657,9 @@ struct server_config {
 	int		 timestamps;	/* --timestamps on the client's lines */
 	const char	*log_dir;	/* --log-dir, or NULL */
 	int		 binary;	/* --binary: no telnet, 0xFF is data */
+	SSL_CTX		*tls;		/* NULL: --no-tls */
+	int		 require_tls;	/* --require-tls */
+	int		 clients;	/* --clients: listed keys only */
 };
 
 /*
@@ -685,6 +681,10 @@ struct session {
 	unsigned long	 number;	/* from 1, in order of arrival */
 	struct peer	 peer;
 	int		 sock;		/* the client's connection */
+	struct conn	 conn;		/* its I/O, plain or TLS */
+	char		 key[FINGERPRINT_MAX]; /* its fingerprint, "no key",
+					   "plain", or "" until known;
+					   under session_lock */
 	struct terminal_link term;	/* the pty and the terminal on it */
 	atomic_int	 state;		/* enum session_state */
 	int		 wake;		/* eventfd: the writer's doorbell */
@@ -709,6 +709,8 @@ struct session_view {
 	unsigned long long bytes_in;
 	unsigned long long bytes_out;
 	const char	*state;
+	char		 key[FINGERPRINT_MAX];
+	char		 name[64];
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
@@ -728,6 +730,8 @@ void	 session_report(struct session *, struct outbox_msg *, int,
 size_t	 session_snapshot(struct session_view **);
 int	 session_post(unsigned long, const char *, size_t);
 int	 session_kick(unsigned long);
+void	 session_set_clients(struct client_list *);
+const char *session_who(const struct session *, char *, size_t);
 
 /* window.c */
 int	 window_init(struct session *);

@@ -205,7 +205,7 @@ test_choose(void)
 
 
 static const struct peer test_peer = { "127.0.0.1", "4000",
-    "127.0.0.1:4000" };
+    "127.0.0.1:4000", "" };
 
 /* The fakes' scripts, and where the fake tmux keeps its state. */
 static char bridge[300], state[300];
