@@ -466,6 +466,7 @@ client_handshake(SSL_CTX *ctx, int fd, struct trust *tr, int quiet,
     int verbose)
 {
 	char err[512], why[512];
+	long long received;
 	SSL *ssl;
 	int cancel;
 
@@ -480,10 +481,14 @@ client_handshake(SSL_CTX *ctx, int fd, struct trust *tr, int quiet,
 	    tr->verdict != TRUST_NEW && tr->verdict != TRUST_MATCH)
 		trust_refuse(tr);
 	if (ssl == NULL) {
-		/* Text back, silence, or an end with not a byte. */
+		/*
+		 * Text back, silence, or an end with not a byte before it
+		 * (the kernel counts a FIN as one).
+		 */
+		received = client_bytes_received(fd);
 		if (strcmp(err, "not TLS") == 0 ||
 		    strcmp(err, "cancelled") == 0 ||
-		    client_bytes_received(fd) == 0) {
+		    (received >= 0 && received <= 1)) {
 			fprintf(stderr, "ptychat: %s port %s does not speak "
 			    "TLS; use --no-tls for a plain server\n",
 			    tr->host, tr->port);

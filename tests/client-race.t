@@ -36,7 +36,7 @@ class Run:
         self.master, self.slave = pty.openpty()
         self.before = termios.tcgetattr(self.slave)
         self.proc = subprocess.Popen(
-            [PTYCHAT, "127.0.0.1", str(lst.getsockname()[1])],
+            [PTYCHAT, "--no-tls", "127.0.0.1", str(lst.getsockname()[1])],
             stdin=self.slave, stdout=self.slave, stderr=self.slave,
             close_fds=True)
         os.set_blocking(self.master, False)
