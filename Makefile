@@ -35,12 +35,15 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
+	src/identity.c \
 	$(COMMON_SRC)
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
-	test_editor test_telnet test_chatline test_child test_utf8 test_keys
+	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
+	test_tls test_identity
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -83,6 +86,8 @@ $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
+$(O)/test_tls: $(O)/io.o $(O)/number.o $(O)/identity.o $(O)/utf8.o
+$(O)/test_identity: $(O)/io.o $(O)/utf8.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
@@ -133,9 +138,9 @@ check-valgrind: all $(STANDIN)
 	    -e 'spurious value errors' -e 'README_MISSING_SYSCALL' | \
 	    grep .; then echo "valgrind found errors"; exit 1; fi
 
-# libFuzzer on the key parser (with the editor behind it), the sanitiser
-# and the telnet parser; each target runs for FUZZ_SECONDS, so the whole
-# run takes about three times that.
+# libFuzzer on the key parser (with the editor behind it), the sanitiser,
+# the telnet parser, and the clients and known_hosts files; each target
+# runs for FUZZ_SECONDS, so the whole run takes about five times that.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
@@ -155,8 +160,24 @@ $(O)/fuzz_keys: tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c \
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_keys.c src/keys.c src/utf8.c src/editor.c
-fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys
+$(O)/fuzz_clients: tests/fuzz/fuzz_clients.c src/identity.c src/io.c \
+    src/utf8.c src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_clients.c src/identity.c src/io.c src/utf8.c \
+	    -lcrypto
+$(O)/fuzz_known_hosts: tests/fuzz/fuzz_known_hosts.c src/identity.c \
+    src/io.c src/utf8.c src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_known_hosts.c src/identity.c src/io.c src/utf8.c \
+	    -lcrypto
+fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
+    $(O)/fuzz_clients $(O)/fuzz_known_hosts
 	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet $(O)/fuzz-corpus-keys
+	mkdir -p $(O)/fuzz-corpus-clients $(O)/fuzz-corpus-known-hosts
 	$(O)/fuzz_keys -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus-keys tests/fuzz/corpus-keys
 	$(O)/fuzz_sanitize -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -164,6 +185,12 @@ fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys
 	$(O)/fuzz_telnet -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus-telnet \
 	    tests/fuzz/corpus-telnet
+	$(O)/fuzz_clients -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-clients \
+	    tests/fuzz/corpus-clients
+	$(O)/fuzz_known_hosts -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-known-hosts \
+	    tests/fuzz/corpus-known-hosts
 
 # Benchmarks against socat, nc and the bare pty (bench/README.md).
 # BENCH_FLAGS=--quick for a short run.

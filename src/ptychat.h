@@ -454,17 +454,28 @@ int	 identity_load(struct identity *, const char *keyfile,
 	    size_t errlen);
 void	 identity_free(struct identity *);
 int	 identity_fingerprint(X509 *, char out[FINGERPRINT_MAX]);
+/* Whether the len bytes at s are "SHA256:" and 43 base64 digits. */
+int	 identity_fingerprint_valid(const char *s, size_t len);
 
 /* known_hosts: "HOST PORT SHA256:..." a line; '#' comments, blank lines. */
 enum known_result { KNOWN_NEW, KNOWN_MATCH, KNOWN_CHANGED };
 /* Returns the result, with the recorded fingerprint and its line number
- * when CHANGED; -1 with err when the file cannot be read (a missing file
- * is KNOWN_NEW). */
+ * when CHANGED (the first line for host and port; any line with fp is a
+ * MATCH; hosts compare without case; bad lines are skipped); -1 with err
+ * when the file cannot be read (a missing file is KNOWN_NEW). */
 int	 known_hosts_check(const char *file, const char *host,
 	    const char *port, const char *fp, char *recorded, int *line,
 	    char *err, size_t errlen);
 int	 known_hosts_add(const char *file, const char *host, const char *port,
 	    const char *fp, char *err, size_t errlen);
+/* One line's fields, pointing into it (for the fuzzer and the tests). */
+struct known_line {
+	const char	*host, *port, *fp;
+	size_t		 hostlen, portlen, fplen;
+};
+/* 1: an entry; 0: blank or comment; -1: bad, matching nothing. */
+int	 known_hosts_parse_line(const char *line, size_t len,
+	    struct known_line *);
 
 /* The --clients file: "SHA256:... NAME" a line; '#' comments. */
 struct client_entry {
@@ -475,7 +486,10 @@ struct client_list {
 	struct client_entry *v;
 	size_t		 n;
 };
-/* Parses text (a whole file's bytes); err "FILE:LINE: why". */
+/* Parses text (a whole file's bytes); err "FILE:LINE: why", and the list
+ * untouched, on a bad line or a key listed twice.  NAME is the rest of
+ * the line, 1-63 bytes of printable UTF-8 (inner spaces kept); one name
+ * may have several keys.  On success the list is overwritten, not freed. */
 int	 clients_parse(const char *text, size_t len, const char *file,
 	    struct client_list *, char *err, size_t errlen);
 int	 clients_load(const char *file, struct client_list *, char *err,
@@ -508,8 +522,8 @@ struct conn {
 	SSL		*ssl;
 	pthread_mutex_t	 lock;
 	short		 recv_wants;	/* POLLIN or POLLOUT: what recv waits for */
-	int		 broken;	/* TLS: no more sends (a fatal error, or a
-					   record left half sent) */
+	int		 broken;	/* TLS: no more sends (a fatal error,
+					   or a record left half sent) */
 };
 void	 conn_init(struct conn *, int fd, SSL *);
 /* Non-blocking: >0 bytes, 0 at the peer's end (close_notify or EOF),
