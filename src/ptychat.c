@@ -329,17 +329,6 @@ client_watch_start(int fd)
 	return sv[0];
 }
 
-/* Whether text looks like a fingerprint: "SHA256:" and 43 base64 digits. */
-static int
-fingerprint_valid(const char *text)
-{
-	static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
-
-	return strncmp(text, "SHA256:", 7) == 0 && strlen(text) == 7 + 43 &&
-	    strspn(text + 7, digits) == 43;
-}
-
 /*
  * OpenSSL's certificate check, replaced: the server's key is judged
  * against the pin or known_hosts inside the handshake, so that a wrong
@@ -604,7 +593,7 @@ main(int argc, char *argv[])
 		    "used together\n");
 		usage(2);
 	}
-	if (pin != NULL && !fingerprint_valid(pin)) {
+	if (pin != NULL && !identity_fingerprint_valid(pin, strlen(pin))) {
 		fprintf(stderr, "ptychat: invalid fingerprint '%s': use SHA256: "
 		    "and 43 base64 characters\n", pin);
 		usage(2);
