@@ -25,7 +25,7 @@ static int console_logs;	/* log lines come here: stderr is the tty */
 
 static const char console_help[] =
     "list          the sessions: number, client, age, bytes in and out, "
-    "state\n"
+    "state, key\n"
     "say N TEXT    send TEXT to session N's client\n"
     "all TEXT      send TEXT to every client\n"
     "kick N        hang up on session N and close its window\n"
@@ -117,7 +117,7 @@ static void
 console_list(void)
 {
 	struct session_view *v;
-	char line[256], age[32], in[16], out[16];
+	char line[320], age[32], in[16], out[16];
 	size_t n, i;
 
 	if ((n = session_snapshot(&v)) == 0) {
@@ -125,7 +125,7 @@ console_list(void)
 		return;
 	}
 	console_show("   #  client                                       age"
-	    "      in     out  state\n", 0);
+	    "      in     out  state                   key\n", 0);
 	for (i = 0; i < n; i++) {
 		if (v[i].age >= 3600)
 			snprintf(age, sizeof age, "%lldh%02lldm", v[i].age / 3600,
@@ -137,8 +137,11 @@ console_list(void)
 			snprintf(age, sizeof age, "%llds", v[i].age);
 		console_bytes(in, sizeof in, v[i].bytes_in);
 		console_bytes(out, sizeof out, v[i].bytes_out);
-		snprintf(line, sizeof line, "%4lu  %-42s %6s %7s %7s  %s\n",
-		    v[i].number, v[i].label, age, in, out, v[i].state);
+		/* The key last: a name may follow it, as long as it is. */
+		snprintf(line, sizeof line, "%4lu  %-42s %6s %7s %7s  %-22s  "
+		    "%s%s%s\n", v[i].number, v[i].label, age, in, out,
+		    v[i].state, *v[i].key != '\0' ? v[i].key : "-",
+		    *v[i].name != '\0' ? " " : "", v[i].name);
 		console_show(line, 0);
 	}
 	free(v);

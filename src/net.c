@@ -29,6 +29,7 @@ peer_from_sockaddr(struct peer *p, const struct sockaddr *sa)
 	unsigned port = 0;
 
 	strcpy(p->host, "?");
+	p->name[0] = '\0';
 	if (sa->sa_family == AF_INET) {
 		sin = (const struct sockaddr_in *)(const void *)sa;
 		inet_ntop(AF_INET, &sin->sin_addr, p->host, sizeof p->host);

@@ -422,6 +422,7 @@ struct peer {
 	char		 host[PEER_HOST_MAX];	/* 192.0.2.1 or 2001:db8::1 */
 	char		 port[8];		/* decimal */
 	char		 label[PEER_LABEL_MAX];	/* 192.0.2.1:80, [2001:db8::1]:80 */
+	char		 name[64];		/* --clients: its key's name, or "" */
 };
 
 void	 peer_from_sockaddr(struct peer *, const struct sockaddr *);
@@ -654,6 +655,9 @@ struct server_config {
 	int		 timestamps;	/* --timestamps on the client's lines */
 	const char	*log_dir;	/* --log-dir, or NULL */
 	int		 binary;	/* --binary: no telnet, 0xFF is data */
+	SSL_CTX		*tls;		/* NULL: --no-tls, no front door */
+	int		 require_tls;	/* --require-tls: no plain clients */
+	int		 clients;	/* --clients: only listed keys */
 };
 
 /*
@@ -675,6 +679,10 @@ struct session {
 	unsigned long	 number;	/* from 1, in order of arrival */
 	struct peer	 peer;
 	int		 sock;		/* the client's connection */
+	struct conn	 conn;		/* its I/O, plain or TLS */
+	char		 key[FINGERPRINT_MAX]; /* its fingerprint, "no key",
+					   "plain", or "" until known;
+					   under session_lock */
 	struct terminal_link term;	/* the pty and the terminal on it */
 	atomic_int	 state;		/* enum session_state */
 	int		 wake;		/* eventfd: the writer's doorbell */
@@ -699,6 +707,8 @@ struct session_view {
 	unsigned long long bytes_in;
 	unsigned long long bytes_out;
 	const char	*state;
+	char		 key[FINGERPRINT_MAX];
+	char		 name[64];
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
@@ -718,6 +728,8 @@ void	 session_report(struct session *, struct outbox_msg *, int,
 size_t	 session_snapshot(struct session_view **);
 int	 session_post(unsigned long, const char *, size_t);
 int	 session_kick(unsigned long);
+void	 session_set_clients(struct client_list *);
+const char *session_who(const struct session *, char *, size_t);
 
 /* window.c */
 int	 window_init(struct session *);

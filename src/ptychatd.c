@@ -2,8 +2,9 @@
  * ptychatd: listens on a TCP port and gives every client a terminal
  * window of its own, so one operator can talk to many clients at once.
  *
- * This file holds main: options, the listening socket, signals, the
- * accept loop, reaping of terminals (child.c keeps them), and shutdown.
+ * This file holds main: options, the server's key, the listening
+ * socket, signals, the accept loop, reaping of terminals (child.c keeps
+ * them), and shutdown.
  */
 #include <sys/types.h>
 #include <sys/resource.h>
@@ -23,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "ptychat.h"
 
@@ -44,6 +47,16 @@ struct limits {
 static struct server_config config;
 static struct limits limits;
 
+/* TLS: the key and certificate files, or NULL for the default ones. */
+struct trust {
+	const char	*key_file;
+	const char	*cert_file;
+	const char	*clients_file;	/* --clients, or NULL */
+	int		 off;		/* --no-tls */
+	struct identity	 id;
+};
+static struct trust trust;
+
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -56,6 +69,9 @@ usage(int status)
 		exit(status);
 	}
 	fprintf(f,
+"                [--key file --cert file] [--clients file]\n"
+"                [--no-tls | --require-tls]\n"
+"       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
 "Type in a client's window to answer that client only.\n"
@@ -80,14 +96,25 @@ usage(int status)
 "      --plain            no chat line: windows edit lines themselves\n"
 "      --timestamps       stamp each of the client's lines with the time\n"
 "      --binary           no telnet: show 0xFF bytes as they come\n"
+"      --no-tls           no TLS: every client is plain, as it comes\n"
+"      --require-tls      turn away clients that do not speak TLS\n"
+"      --key FILE         the server's private key (with --cert; default:\n"
+"                         ptychatd.key in ~/.config/ptychat, made if missing)\n"
+"      --cert FILE        the server's certificate (with --key)\n"
+"      --fingerprint      print the server key's fingerprint and exit\n"
+"      --clients FILE     let in only the keys listed in FILE\n"
+"                         (SHA256:... NAME a line); SIGHUP re-reads it\n"
 "  -q, --quiet            log errors (and the listening line) only\n"
 "  -v, --verbose          log more detail\n"
 "  -h, --help             show this help and exit\n"
 "  -V, --version          show the version and exit\n"
 "\n"
-"Close a client's window to hang up on it. SIGINT or SIGTERM stops the\n"
-"server and closes every session. On a terminal, ptychatd takes commands:\n"
-"list, say N TEXT, all TEXT, kick N, help, quit.\n", DEFAULT_MAX_CLIENTS);
+"A client that sends nothing for 200 ms is taken as plain; one that\n"
+"opens with a TLS hello gets TLS. Close a client's window to hang up on\n"
+"it. SIGINT or SIGTERM stops the server and closes every session; so does\n"
+"SIGHUP, unless --clients is given (then it re-reads the file). On a\n"
+"terminal, ptychatd takes commands: list, say N TEXT, all TEXT, kick N,\n"
+"help, quit.\n", DEFAULT_MAX_CLIENTS);
 	exit(0);
 }
 
@@ -175,6 +202,59 @@ refusal(const struct sockaddr *sa, const char *host)
 	return NULL;
 }
 
+/*
+ * Loads the server's key and certificate (--key and --cert, or the ones
+ * in the configuration directory, made on first use) into trust.id.
+ * Returns 0, or -1 after saying why.
+ */
+static int
+trust_load(void)
+{
+	char dir[PATH_MAX], key[PATH_MAX + 16], cert[PATH_MAX + 16];
+	char host[256], err[PATH_MAX + 256];
+	const char *key_file = trust.key_file, *cert_file = trust.cert_file;
+
+	if (key_file == NULL) {
+		if (identity_dir(dir, sizeof dir, err, sizeof err) == -1) {
+			log_error("%s", err);
+			return -1;
+		}
+		snprintf(key, sizeof key, "%s/ptychatd.key", dir);
+		snprintf(cert, sizeof cert, "%s/ptychatd.crt", dir);
+		key_file = key;
+		cert_file = cert;
+	}
+	if (gethostname(host, sizeof host) == -1)
+		strcpy(host, "ptychatd");
+	host[sizeof host - 1] = '\0';
+	if (identity_load(&trust.id, key_file, cert_file,
+	    trust.key_file == NULL, host, err, sizeof err) == -1) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the --clients file and puts it in force.  Returns 0, or -1 with
+ * the old list kept and the reason said.
+ */
+static int
+trust_clients(void)
+{
+	struct client_list list = { NULL, 0 };
+	char err[PATH_MAX + 256];
+
+	if (clients_load(trust.clients_file, &list, err, sizeof err) == -1) {
+		log_error("%s", err);
+		return -1;
+	}
+	log_info("%zu key%s on the clients list (%s)", list.n,
+	    list.n == 1 ? "" : "s", trust.clients_file);
+	session_set_clients(&list);
+	return 0;
+}
+
 /* Accepts one client and opens its session, or turns it away. */
 static void
 accept_client(int lfd, unsigned long *number)
@@ -211,8 +291,8 @@ accept_client(int lfd, unsigned long *number)
 		net_refuse(fd, SESSION_NO_WINDOW);
 		return;
 	}
+	/* Logged as connected once the front door knows who it is. */
 	++*number;
-	log_info("session %lu %s: connected", *number, peer.label);
 	session_open(&config, fd, &peer, *number);
 }
 
@@ -249,8 +329,15 @@ main(int argc, char *argv[])
 {
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
 	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS,
-	    OPT_BINARY };
+	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
+	    OPT_FINGERPRINT, OPT_CLIENTS };
 	static const struct option longopts[] = {
+		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
+		{ "require-tls", no_argument,		NULL, OPT_REQUIRE_TLS },
+		{ "key",	required_argument,	NULL, OPT_KEY },
+		{ "cert",	required_argument,	NULL, OPT_CERT },
+		{ "fingerprint", no_argument,		NULL, OPT_FINGERPRINT },
+		{ "clients",	required_argument,	NULL, OPT_CLIENTS },
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
 		{ "binary",	no_argument,		NULL, OPT_BINARY },
 		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
@@ -281,7 +368,7 @@ main(int argc, char *argv[])
 	const char *terminal_cmd = "auto";
 	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd;
-	int v4 = 0, v6 = 0;
+	int v4 = 0, v6 = 0, fingerprint = 0;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
 	log_init("ptychatd", 0);
@@ -312,6 +399,28 @@ main(int argc, char *argv[])
 			break;
 		case OPT_BINARY:
 			config.binary = 1;
+			break;
+		case OPT_NO_TLS:
+			trust.off = 1;
+			break;
+		case OPT_REQUIRE_TLS:
+			config.require_tls = 1;
+			break;
+		case OPT_KEY:
+		case OPT_CERT:
+			if (*optarg == '\0')
+				usage_error("the --%s file name is empty",
+				    ch == OPT_KEY ? "key" : "cert");
+			*(ch == OPT_KEY ? &trust.key_file :
+			    &trust.cert_file) = optarg;
+			break;
+		case OPT_FINGERPRINT:
+			fingerprint = 1;
+			break;
+		case OPT_CLIENTS:
+			if (*optarg == '\0')
+				usage_error("the --clients file name is empty");
+			trust.clients_file = optarg;
 			break;
 		case OPT_LOG_DIR:
 			if (*optarg == '\0')
@@ -359,6 +468,15 @@ main(int argc, char *argv[])
 		usage_error("-4 and -6 cannot be used together");
 	if (config.plain && config.timestamps)
 		usage_error("--timestamps needs the chat line; drop --plain");
+	if ((trust.key_file == NULL) != (trust.cert_file == NULL))
+		usage_error("--key and --cert go together");
+	if (trust.off && (config.require_tls || trust.clients_file != NULL ||
+	    trust.key_file != NULL || fingerprint))
+		usage_error("--no-tls cannot be used with %s",
+		    config.require_tls ? "--require-tls" :
+		    trust.clients_file != NULL ? "--clients" :
+		    trust.key_file != NULL ? "--key and --cert" :
+		    "--fingerprint");
 	family = v4 ? AF_INET : v6 ? AF_INET6 : AF_UNSPEC;
 	option_number(port, 0, 65535, "port");
 	if (bind_host != NULL && *bind_host == '\0')
@@ -371,6 +489,26 @@ main(int argc, char *argv[])
 	if (termcmd_check(config.terminal.words, err, sizeof err) == -1)
 		usage_error("%s", err);
 	log_init("ptychatd", level);
+
+	/*
+	 * The key before the port: a bad one stops us before any client.
+	 * Like the words above, the key and the context are kept in
+	 * statics from the start, so no exit path leaks them.
+	 */
+	if (!trust.off && trust_load() == -1)
+		return 1;
+	if (fingerprint) {
+		printf("%s\n", trust.id.fingerprint);
+		return fflush(stdout) == 0 ? 0 : 1;
+	}
+	if (!trust.off && (config.tls = tls_server_ctx(&trust.id, err,
+	    sizeof err)) == NULL) {
+		log_error("TLS: %s", err);
+		return 1;
+	}
+	config.clients = trust.clients_file != NULL;
+	if (config.clients && trust_clients() == -1)
+		return 1;
 
 	/* Five fds a session: take all the fds the system lets us have. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
@@ -412,6 +550,8 @@ main(int argc, char *argv[])
 	}
 	/* Always shown, even with -q: it tells scripts the real port. */
 	log_error("listening on %s port %s", bound.host, bound.port);
+	if (config.tls != NULL)
+		log_info("TLS key %s", trust.id.fingerprint);
 	if (terminal_choose(&config.terminal, config.terminal.words,
 	    find_bridge(), err, sizeof err) == -1)
 		log_error("warning: %s; clients will be turned away", err);
@@ -441,6 +581,12 @@ main(int argc, char *argv[])
 				child_reap();
 				continue;
 			}
+			if (si.ssi_signo == SIGHUP && config.clients) {
+				if (trust_clients() == -1)
+					log_error("the old clients list stays "
+					    "in force");
+				continue;
+			}
 			log_info("caught %s; stopping",
 			    strsignal((int)si.ssi_signo));
 			break;
@@ -456,5 +602,8 @@ main(int argc, char *argv[])
 	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
+	session_set_clients(&(struct client_list){ NULL, 0 });
+	SSL_CTX_free(config.tls);
+	identity_free(&trust.id);
 	return 0;
 }

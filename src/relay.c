@@ -10,7 +10,8 @@
  * and a slow client holds back its window's typing.
  *
  * Each direction of the socket has one owner: this thread reads it, the
- * window -> socket thread writes it.  What others want sent (console
+ * window -> socket thread writes it, both through the session's conn
+ * (plain or TLS, tls.c).  What others want sent (console
  * lines, telnet replies) waits in the session's outbox for the writer.
  * Every wait polls the session's hangup fd, so a kick or a server stop
  * ends a session that a stuck window or a silent client holds up.
@@ -84,7 +85,8 @@ relay_idle_close(struct session *s)
 	transcript_event(s->transcript, "idle for %u s; disconnected", idle);
 	snprintf(line, sizeof line, "ptychatd: idle for %u seconds; "
 	    "disconnecting\n", idle);
-	(void)send(s->sock, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)conn_send_now(&s->conn, line, strlen(line));
+	conn_close_notify(&s->conn);
 	(void)shutdown(s->sock, SHUT_RDWR);
 	window_note(s, "*** %s: disconnected after %u seconds without a word "
 	    "either way. Close this window. ***", s->peer.label, idle);
@@ -179,27 +181,29 @@ relay_socket_to_window(void *arg)
 	sanitize_init(&san);
 	telnet_init(&tn);
 	pfd[0].fd = s->sock;
-	pfd[0].events = POLLIN;
 	pfd[1].fd = s->hangup;
 	pfd[1].events = POLLIN;
 	for (;;) {
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[1].revents != 0)
-			break;
-		n = recv(s->sock, in, RELAY_CHUNK, MSG_DONTWAIT);
+		/* Poll only once it runs dry: TLS may hold bytes read. */
+		n = conn_recv(&s->conn, in, RELAY_CHUNK);
 		if (n > 0) {
 			atomic_store(&s->last_active_ms, session_clock_ms());
 			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
-			if (relay_show(s, &tn, &san, in, (size_t)n, out) == -1)
+			if (relay_show(s, &tn, &san, in, (size_t)n, out) == -1 ||
+			    session_ending(s))
 				break;
 			continue;
 		}
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && errno == EAGAIN) {
+			pfd[0].events = s->conn.recv_wants;
+			if (poll(pfd, 2, -1) == -1 && errno != EINTR)
+				break;
+			if (pfd[1].revents != 0)
+				break;
+			continue;
+		}
 		/* After a closed window, a kick or an idle cut-off: quiet. */
 		if (session_ending(s) ||
 		    session_state(s) == SESSION_CLIENT_GONE)
@@ -243,7 +247,7 @@ relay_send(struct session *s, const char *lines, size_t len)
 		transcript_write(s->transcript, '>', out,
 		    sanitize_feed(&san, lines + i, chunk, out));
 	}
-	if (io_send_until(s->sock, lines, len, s->hangup) == -1) {
+	if (conn_send_until(&s->conn, lines, len, s->hangup) == -1) {
 		if (errno == ECANCELED)
 			return -1;
 		relay_client_gone(s, strerror(errno));
@@ -276,7 +280,8 @@ relay_send_outbox(struct session *s)
 			session_report(s, m, 0, "the client is gone");
 			continue;
 		}
-		if (io_send_until(s->sock, m->data, m->len, s->hangup) == -1) {
+		if (conn_send_until(&s->conn, m->data, m->len,
+		    s->hangup) == -1) {
 			if (errno == ECANCELED) {
 				session_report(s, m, 0, "the session ended");
 				return -1;
@@ -395,6 +400,9 @@ out:
 		next = m->next;
 		session_report(s, m, 0, "the session ended");
 	}
+	/* A TLS client learns that the end is no attack's. */
+	if (session_state(s) == SESSION_WINDOW_CLOSED)
+		conn_close_notify(&s->conn);
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);
 	editor_buf_free(&lines);

@@ -3,10 +3,12 @@
  *
  * The main thread only registers the session and starts its thread
  * (session_open): it never waits on a session or a child.  The session
- * thread launches the terminal on a new pty and waits for its window
- * (terminal.c), starts the socket-to-window relay and runs the
- * window-to-socket relay itself.  The last relay thread out closes the
- * session's descriptors and frees it (session_release).
+ * thread first learns what the client speaks and who it is (the front
+ * door: plain or TLS, its key), then launches the terminal on a new pty
+ * and waits for its window (terminal.c), starts the socket-to-window
+ * relay and runs the window-to-socket relay itself.  The last relay
+ * thread out closes the session's descriptors and frees it
+ * (session_release).
  */
 #include <sys/types.h>
 #include <sys/eventfd.h>
@@ -23,11 +25,25 @@
 
 #include "ptychat.h"
 
+/* How long a TLS client has to finish its handshake, in ms. */
+#define TLS_HANDSHAKE_MS	10000
+
+/* What a plain client hears from --require-tls, and --clients. */
+#define SESSION_NEED_TLS \
+	"ptychatd: this server requires TLS; connect with ptychat\n"
+#define SESSION_NO_KEY \
+	"ptychatd: you sent no key; this server lets in only the keys on its " \
+	"list\n"
+
 /* Live sessions: for the limits, and so that shutdown can wait. */
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
 static struct session *session_list;
 static unsigned long session_live;
+
+/* The --clients list in force: SIGHUP replaces it whole. */
+static pthread_mutex_t session_clients_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct client_list session_clients;
 
 /*
  * The moves a session's state may make: from the state of the row to
@@ -174,6 +190,7 @@ session_release(struct session *s)
 		s->next->prev = s->prev;
 	pthread_mutex_unlock(&session_lock);
 
+	conn_free(&s->conn);
 	if (s->sock != -1) {
 		/* Shut down first: no copy of the fd may keep it up. */
 		(void)shutdown(s->sock, SHUT_RDWR);
@@ -228,6 +245,8 @@ session_snapshot(struct session_view **views)
 		(*views)[i].bytes_in = atomic_load(&s->bytes_in);
 		(*views)[i].bytes_out = atomic_load(&s->bytes_out);
 		(*views)[i].state = session_state_names[session_state(s)];
+		strcpy((*views)[i].key, s->key);
+		strcpy((*views)[i].name, s->peer.name);
 	}
 	pthread_mutex_unlock(&session_lock);
 	return n;
@@ -368,29 +387,189 @@ session_wait_all(int timeout_ms)
 }
 
 /*
+ * Makes the --clients list in force the one in *list, which is left
+ * empty; the old one is freed.  Sessions already open stay.
+ */
+void
+session_set_clients(struct client_list *list)
+{
+	struct client_list old;
+
+	pthread_mutex_lock(&session_clients_lock);
+	old = session_clients;
+	session_clients = *list;
+	pthread_mutex_unlock(&session_clients_lock);
+	list->v = NULL;
+	list->n = 0;
+	clients_free(&old);
+}
+
+/* Copies the name listed for key fp into name.  Returns 0 when unlisted. */
+static int
+session_client_name(const char *fp, char *name, size_t len)
+{
+	const char *found;
+
+	pthread_mutex_lock(&session_clients_lock);
+	if ((found = clients_find(&session_clients, fp)) != NULL)
+		snprintf(name, len, "%s", found);
+	pthread_mutex_unlock(&session_clients_lock);
+	return found != NULL;
+}
+
+/*
+ * Writes how the client came, for people: "TLS, key SHA256:... (NAME)",
+ * "TLS, no key", or "plain (not encrypted)".  Returns out.
+ */
+const char *
+session_who(const struct session *s, char *out, size_t len)
+{
+	if (strcmp(s->key, "plain") == 0)
+		snprintf(out, len, "plain (not encrypted)");
+	else if (strcmp(s->key, "no key") == 0)
+		snprintf(out, len, "TLS, no key");
+	else
+		snprintf(out, len, "TLS, key %s%s%s%s", s->key,
+		    *s->peer.name != '\0' ? " (" : "", s->peer.name,
+		    *s->peer.name != '\0' ? ")" : "");
+	return out;
+}
+
+/*
+ * Turns the client away before it has a window, with line as its last
+ * word (NULL: none), over TLS when it speaks TLS.  Returns NULL, for
+ * session_main.
+ */
+static void *
+session_turn_away(struct session *s, const char *line)
+{
+	int fd;
+
+	session_move(s, SESSION_STOPPED);
+	/* Out of the console's reach before the fd number is freed. */
+	pthread_mutex_lock(&session_lock);
+	fd = s->sock;
+	s->sock = -1;
+	pthread_mutex_unlock(&session_lock);
+	if (s->conn.ssl != NULL) {
+		if (line != NULL)
+			(void)conn_send_now(&s->conn, line, strlen(line));
+		conn_close_notify(&s->conn);
+		line = NULL;
+	}
+	net_refuse(fd, line != NULL ? line : "");
+	session_release(s);
+	return NULL;
+}
+
+/*
  * Turns the client away when no window came: log, transcript, one line.
  * Returns NULL, for session_main.
  */
 static void *
 session_no_window(struct session *s, const char *what, const char *why)
 {
-	int fd;
-
-	session_move(s, SESSION_STOPPED);
 	log_error("session %lu %s: %s%s", s->number, s->peer.label, what,
 	    why);
 	transcript_event(s->transcript, "no window: %s", why);
-	/* Out of the console's reach before the fd number is freed. */
-	pthread_mutex_lock(&session_lock);
-	fd = s->sock;
-	s->sock = -1;
-	pthread_mutex_unlock(&session_lock);
-	net_refuse(fd, SESSION_NO_WINDOW);
-	session_release(s);
-	return NULL;
+	return session_turn_away(s, SESSION_NO_WINDOW);
 }
 
-/* The session thread: the terminal and its window, then the relays. */
+/*
+ * Decides on a client that --clients may not let in: returns the line
+ * that turns it away, or NULL when its key is listed (its name then in
+ * name).
+ */
+static const char *
+session_check_list(struct session *s, const char *key, char *name,
+    size_t namelen, char *line, size_t linelen)
+{
+	if (strncmp(key, "SHA256:", 7) != 0) {
+		log_info("session %lu %s: refused: %s, and only listed keys "
+		    "may connect", s->number, s->peer.label, key);
+		return SESSION_NO_KEY;
+	}
+	if (session_client_name(key, name, namelen))
+		return NULL;
+	log_info("session %lu %s: refused: key %s is not on the clients "
+	    "list", s->number, s->peer.label, key);
+	snprintf(line, linelen, "ptychatd: your key %s is not on this "
+	    "server's list\n", key);
+	return line;
+}
+
+/*
+ * The front door, before any window: tells a TLS client from a plain
+ * one, runs the handshake, and learns the client's key.  Returns 0 to go
+ * on, or -1 once the client has been turned away (the session is gone).
+ */
+static int
+session_front(struct session *s)
+{
+	char why[256], key[FINGERPRINT_MAX], name[64] = "", line[160];
+	const char *refusal;
+	enum front_kind kind;
+	SSL *ssl;
+
+	snprintf(key, sizeof key, "plain");
+	if (s->config->tls != NULL) {
+		kind = front_classify(s->sock, FRONT_WAIT_MS, s->hangup);
+		if (kind == FRONT_GONE) {
+			/* A port scanner, or a kick or stop: no noise. */
+			log_debug("session %lu %s: gone before a word",
+			    s->number, s->peer.label);
+			session_turn_away(s, NULL);
+			return -1;
+		}
+		if (kind == FRONT_PLAIN && s->config->require_tls) {
+			log_info("session %lu %s: refused: plain, and TLS is "
+			    "required", s->number, s->peer.label);
+			session_turn_away(s, SESSION_NEED_TLS);
+			return -1;
+		}
+	} else
+		kind = FRONT_PLAIN;
+	if (kind == FRONT_TLS) {
+		if ((ssl = tls_accept(s->config->tls, s->sock,
+		    TLS_HANDSHAKE_MS, s->hangup, why, sizeof why)) == NULL) {
+			if (errno != ECANCELED)
+				log_info("session %lu %s: TLS handshake: %s",
+				    s->number, s->peer.label, why);
+			session_turn_away(s, NULL);
+			return -1;
+		}
+		/* No other thread has the connection yet. */
+		conn_free(&s->conn);
+		conn_init(&s->conn, s->sock, ssl);
+		if (tls_peer_fingerprint(ssl, key) == -1)
+			snprintf(key, sizeof key, "no key");
+	}
+	if (s->config->clients && (refusal = session_check_list(s, key,
+	    name, sizeof name, line, sizeof line)) != NULL) {
+		session_turn_away(s, refusal);
+		return -1;
+	}
+	pthread_mutex_lock(&session_lock);
+	memcpy(s->key, key, sizeof s->key);
+	memcpy(s->peer.name, name, sizeof s->peer.name);
+	pthread_mutex_unlock(&session_lock);
+
+	log_info("session %lu %s: connected: %s", s->number, s->peer.label,
+	    session_who(s, why, sizeof why));
+	if (s->config->log_dir != NULL) {
+		s->transcript = transcript_open(s->config->log_dir, s->number,
+		    &s->peer);
+		if (s->transcript == NULL)
+			log_error("session %lu %s: transcript in %s: %s",
+			    s->number, s->peer.label, s->config->log_dir,
+			    strerror(errno));
+		transcript_event(s->transcript, "ptychat session #%lu: "
+		    "client %s connected: %s", s->number, s->peer.label, why);
+	}
+	return 0;
+}
+
+/* The session thread: the front door, the window, then the relays. */
 static void *
 session_main(void *arg)
 {
@@ -400,6 +579,8 @@ session_main(void *arg)
 	int err;
 
 	/* Blocking work, all of it here: the main thread only accepts. */
+	if (session_front(s) == -1)
+		return NULL;
 	if (terminal_launch(term, &s->term, s->number, &s->peer, s->hangup,
 	    why, sizeof why) == -1)
 		return session_no_window(s, "", why);
@@ -449,6 +630,7 @@ session_open(const struct server_config *config, int sock,
 	s->number = number;
 	s->peer = *peer;
 	s->sock = sock;
+	conn_init(&s->conn, sock, NULL);
 	s->term.pty = s->term.held = -1;
 	s->term.child = NULL;
 	s->hangup = -1;
@@ -461,6 +643,7 @@ session_open(const struct server_config *config, int sock,
 			close(s->wake);
 		if (s->hangup != -1)
 			close(s->hangup);
+		conn_free(&s->conn);
 		free(s);
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
@@ -471,15 +654,6 @@ session_open(const struct server_config *config, int sock,
 	s->started_ms = session_clock_ms();
 	atomic_init(&s->last_active_ms, s->started_ms);
 	outbox_init(&s->outbox);
-	if (config->log_dir != NULL) {
-		s->transcript = transcript_open(config->log_dir, number, peer);
-		if (s->transcript == NULL)
-			log_error("session %lu %s: transcript in %s: %s",
-			    number, peer->label, config->log_dir,
-			    strerror(errno));
-		transcript_event(s->transcript, "ptychat session #%lu: "
-		    "client %s connected", number, peer->label);
-	}
 
 	pthread_mutex_lock(&session_lock);
 	s->next = session_list;

@@ -192,10 +192,11 @@ termcmd_argv(const struct terminal *term, const char *const *tail,
 {
 	const char *value[128] = { NULL };
 	const char *const *extra[2];
-	char **argv, title[PEER_LABEL_MAX + 32], fdtext[16];
+	char **argv, title[PEER_LABEL_MAX + 96], fdtext[16];
 	size_t nwords, i, j, n = 0;
 
-	snprintf(title, sizeof title, "ptychat #%lu %s", number, peer->label);
+	snprintf(title, sizeof title, "ptychat #%lu %s%s%s", number, peer->name,
+	    *peer->name != '\0' ? " " : "", peer->label);
 	snprintf(fdtext, sizeof fdtext, "%d", fd);
 	value['T'] = title;
 	value['B'] = term->bridge;

@@ -47,13 +47,14 @@ window_free(struct session *s)
 }
 
 /*
- * The first words in a new window: who connected, when, and how to reply
- * and hang up; then the prompt.
+ * The first words in a new window: who connected, when, how (TLS and
+ * the client's key, or plain), and how to reply and hang up; then the
+ * prompt.
  */
 void
 window_start(struct session *s)
 {
-	char when[64], banner[512];
+	char when[64], who[160], banner[768];
 	const char *nl = s->config->plain ? "\n" : "\r\n";
 	struct tm tm;
 	time_t now;
@@ -65,9 +66,10 @@ window_start(struct session *s)
 	/* A raw terminal (the editor) needs CR LF; ONLCR makes LF do. */
 	n = snprintf(banner, sizeof banner,
 	    "ptychat session #%lu: client %s connected at %s.%s"
+	    "Connection: %s.%s"
 	    "Type a line and press Enter to send it to this client only.%s"
 	    "Close this window to hang up.%s%s", s->number, s->peer.label,
-	    when, nl, nl, nl, nl);
+	    when, nl, session_who(s, who, sizeof who), nl, nl, nl, nl);
 	chatline_attach(&s->chat, s->term.pty, s->term.pty);
 	/* Nothing else writes to the window before the relays start. */
 	if (n > 0 && (size_t)n < sizeof banner)

@@ -88,10 +88,11 @@ def console(tmp):
          screen())
     s = command("t", "list")
     rows = re.findall(r"^\s*(\d+)\s+127\.0\.0\.1:\d+\s+\S+\s+(\S+)\s+(\S+)"
-                      r"\s+(.+?)\s*$", s, re.M)
-    t.eq([(r[0], r[1], r[3]) for r in rows[-3:]],
-         [("1", "13", "open"), ("2", "0", "open"), ("3", "0", "open")],
-         "list: number, client, age, bytes in and out, state")
+                      r"\s+(.+?)\s\s+(\S.*?)\s*$", s, re.M)
+    t.eq([(r[0], r[1], r[3], r[4]) for r in rows[-3:]],
+         [("1", "13", "open", "plain"), ("2", "0", "open", "plain"),
+          ("3", "0", "open", "plain")],
+         "list: number, client, age, bytes in and out, state, key")
 
     command("say 2 just for b")
     command("say 1 just for a")

@@ -25,6 +25,11 @@ STANDIN = os.path.abspath(os.path.join(
 REQUIRE = os.environ.get("PTYCHAT_REQUIRE_X") == "1"
 # Extra wall-clock slack for slow (sanitizer, valgrind) builds.
 SLOW = float(os.environ.get("PTYCHAT_TIME_FACTOR", "1"))
+# No test reads or makes the user's keys: what it starts gets a private
+# configuration directory ($XDG_CONFIG_HOME), unless it passes its own.
+CONFIG_HOME = tempfile.mkdtemp(prefix="ptychat-config.")
+os.environ["XDG_CONFIG_HOME"] = CONFIG_HOME
+atexit.register(shutil.rmtree, CONFIG_HOME, True)
 
 
 class TAP:

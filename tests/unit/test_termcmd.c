@@ -82,6 +82,7 @@ peer_set(struct peer *p, const char *host, const char *port)
 {
 	snprintf(p->host, sizeof p->host, "%s", host);
 	snprintf(p->port, sizeof p->port, "%s", port);
+	p->name[0] = '\0';
 	if (strchr(host, ':') != NULL)
 		snprintf(p->label, sizeof p->label, "[%s]:%s", host, port);
 	else
