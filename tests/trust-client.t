@@ -21,8 +21,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHAT, SLOW, TAP, Sections, children_of,  # noqa: E402
-                     kill_all, need_tools, wait_for)
+from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, Sections,  # noqa: E402
+                     children_of, kill_all, need_tools, run, wait_for)
 
 TIMEOUT = 10.0 * SLOW
 # ptychat gives a server that sends nothing back this long (src/ptychat.c
@@ -577,6 +577,79 @@ def tls_both_ways(tmp):
         lst.close()
 
 
+def real_server(tmp):
+    """ptychat and ptychatd, each with a configuration of its own and no
+    flags: TLS, both keys shown to the other side."""
+    srv = sections.server(os.path.join(tmp, "tls"))
+    m = srv.wait_log(r"TLS key (SHA256:\S+)")
+    server_fp = m.group(1) if m else None
+    status, out, _ = run([PTYCHATD, "--fingerprint"])
+    t.ok(status == 0 and server_fp is not None and
+         out == server_fp + "\n", "ptychatd: its log and --fingerprint "
+         "name the same key", (server_fp, out))
+    env = party(tmp, "alice")
+    c = Client(env, ["127.0.0.1", str(srv.port)])
+    c.type("hello operator\n")
+    w = srv.window(1)
+    t.ok(w.wait_text("hello operator"), "ptychatd: the client's line "
+         "reaches its window", w.text()[-300:])
+    client_fp = fingerprint(config(env, "ptychat.key"))
+    t.ok("TLS, key %s" % client_fp in w.text() and
+         srv.wait_log(r"session 1 \S+: connected: TLS, key %s"
+                      % re.escape(client_fp)),
+         "ptychatd: the window and the log show ptychat.key's "
+         "fingerprint, as openssl computes it", w.text()[:400])
+    w.type("hello client\r")
+    t.ok(c.out.wait("hello client"), "ptychatd: the operator's line "
+         "reaches ptychat")
+    c.end_input()
+    t.ok(srv.wait_log(r"session 1 \S+: client closed its side"),
+         "ptychatd: ptychat's end of input is the end of its side")
+    w.close()
+    status, err = c.finish()
+    t.eq((status, err), (0, "ptychat: new server 127.0.0.1 port %d, key %s "
+                         "(remembered in %s)\n" % (srv.port, server_fp,
+                                                   config(env,
+                                                          "known_hosts")) +
+                         CLOSED),
+         "ptychatd: ptychat names the key of ptychatd --fingerprint, and "
+         "exits 0 when the window closes")
+
+    # A ptychatd without TLS takes the hello for text: ptychat gives up.
+    plain = sections.server(os.path.join(tmp, "plain"), args=["--no-tls"])
+    c = Client(env, ["127.0.0.1", str(plain.port)])
+    c.type("clear secret\n")
+    status, err = c.finish()
+    t.eq((status, err), (1, "ptychat: 127.0.0.1 port %d does not speak "
+                         "TLS; use --no-tls for a plain server\n"
+                         % plain.port),
+         "ptychatd --no-tls: ptychat says it does not speak TLS, exit 1")
+    # ptychat has exited: its side is closed, all it sent is in.
+    t.ok(plain.wait_log(r"session 1 \S+: client closed its side") and
+         "clear secret" not in plain.window(1).text(),
+         "ptychatd --no-tls: its window never shows the text typed",
+         plain.window(1).text()[-300:])
+    c = Client(env, ["--no-tls", "127.0.0.1", str(plain.port)])
+    c.type("in clear, as asked\n")
+    w = plain.window(2)
+    t.ok(w.wait_text("in clear, as asked"), "ptychatd --no-tls: ptychat "
+         "--no-tls talks to it")
+    c.end_input()
+    w.close()
+    t.eq(c.finish(), (0, CLOSED), "ptychatd --no-tls: and exits 0")
+
+    # --require-tls: ptychat --no-tls hears why it is turned away.
+    strict = sections.server(os.path.join(tmp, "strict"),
+                             args=["--require-tls"])
+    c = Client(env, ["--no-tls", "127.0.0.1", str(strict.port)])
+    t.ok(c.out.wait("ptychatd: this server requires TLS; connect with "
+                    "ptychat"), "ptychatd --require-tls: ptychat --no-tls "
+         "shows its line", c.out.text())
+    c.end_input()
+    t.eq(c.finish(), (0, CLOSED), "ptychatd --require-tls: exit 0 when it "
+         "closes")
+
+
 def port_listening(port):
     """Whether something listens on 127.0.0.1 port, from /proc/net/tcp:
     a test connection would be taken for the client."""
@@ -597,6 +670,7 @@ try:
     sections.run("key files", key_files)
     sections.run("usage", usage)
     sections.run("TLS both ways", tls_both_ways)
+    sections.run("ptychatd over TLS", real_server)
 finally:
     kill_all(procs)
 wait_for(lambda: children_of(os.getpid()) == [], 2.0)
