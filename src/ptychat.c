@@ -434,11 +434,12 @@ client_context(struct trust *tr)
 		fprintf(stderr, "ptychat: %s\n", err);
 		exit(1);
 	}
-	if ((ctx = tls_client_ctx(&id, err, sizeof err)) == NULL) {
+	ctx = tls_client_ctx(&id, err, sizeof err);
+	identity_free(&id);
+	if (ctx == NULL) {
 		fprintf(stderr, "ptychat: %s\n", err);
 		exit(1);
 	}
-	identity_free(&id);
 	tr->file = file;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	SSL_CTX_set_cert_verify_callback(ctx, trust_verify, tr);
@@ -524,11 +525,12 @@ main(int argc, char *argv[])
 		{ "version",	no_argument,	NULL, 'V' },
 		{ NULL,		0,		NULL, 0 }
 	};
+	/* Static: kept, and reachable, until any thread calls exit. */
 	static struct trust trust;
+	static SSL_CTX *ctx;
 	struct sanitizer san;
 	struct editor *ed = NULL;
 	struct pollfd pfd;
-	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	char err[512], in[CLIENT_CHUNK], *out, port[8];
 	const char *host, *port_arg = PTYCHAT_DEFAULT_PORT, *errstr;
