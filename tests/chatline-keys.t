@@ -81,7 +81,8 @@ class TtyClient(Pty):
         self.lst.listen(1)
         self.lst.settimeout(TIMEOUT)
         self.proc = self.start(
-            [PTYCHAT, "127.0.0.1", str(self.lst.getsockname()[1])])
+            [PTYCHAT, "--no-tls", "127.0.0.1",
+             str(self.lst.getsockname()[1])])
         self.conn, _ = self.lst.accept()
         self.conn.settimeout(TIMEOUT)
         self.got = b""

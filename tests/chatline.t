@@ -131,7 +131,8 @@ def client_on_a_terminal():
     ls.listen(1)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
-    proc = subprocess.Popen([PTYCHAT, "127.0.0.1", str(ls.getsockname()[1])],
+    proc = subprocess.Popen([PTYCHAT, "--no-tls", "127.0.0.1",
+                             str(ls.getsockname()[1])],
                             stdin=slave, stdout=slave, stderr=slave,
                             close_fds=True)
     os.close(slave)
@@ -193,7 +194,7 @@ def client_plain():
     ls.bind(("127.0.0.1", 0))
     ls.listen(1)
     master, slave = pty.openpty()
-    proc = subprocess.Popen([PTYCHAT, "--plain", "127.0.0.1",
+    proc = subprocess.Popen([PTYCHAT, "--no-tls", "--plain", "127.0.0.1",
                              str(ls.getsockname()[1])],
                             stdin=slave, stdout=slave, stderr=slave,
                             close_fds=True)

@@ -5,10 +5,13 @@
 # Hundreds of runs, each on a fresh pty against a loopback server that
 # talks, takes the lines typed, and hangs up while keys are still being
 # written: every run must end with status 0, the closed-by-server
-# message, and the terminal as it was before.
+# message, and the terminal as it was before.  Plain (--no-tls), then
+# over TLS through socat in front of the same server, where both threads
+# share the TLS connection as well.
 import os
 import pty
 import select
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,13 +35,12 @@ CHUNKS_MAX = 400                    # chunks of keys written in one run
 class Run:
     """One ptychat on a fresh pty, connected to our listener."""
 
-    def __init__(self, lst):
+    def __init__(self, lst, argv, env):
         self.master, self.slave = pty.openpty()
         self.before = termios.tcgetattr(self.slave)
         self.proc = subprocess.Popen(
-            [PTYCHAT, "127.0.0.1", str(lst.getsockname()[1])],
-            stdin=self.slave, stdout=self.slave, stderr=self.slave,
-            close_fds=True)
+            argv, stdin=self.slave, stdout=self.slave, stderr=self.slave,
+            close_fds=True, env=env)
         os.set_blocking(self.master, False)
         self.screen = b""
         self.conn, _ = lst.accept()
@@ -116,16 +118,21 @@ class Run:
         os.close(self.slave)
 
 
-def close_while_typing(tmp):
+def close_while_typing(tmp, tls=False):
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(4)
     lst.settimeout(5 * SLOW)
+    port, env, socat = lst.getsockname()[1], None, None
+    if tls:
+        port, env, socat = tls_front(tmp, port)
+    argv = [PTYCHAT] + ([] if tls else ["--no-tls"]) + ["127.0.0.1",
+                                                        str(port)]
     statuses, no_message, not_restored, runs = {}, [], [], 0
     start = time.monotonic()
     try:
         while runs < RUNS and time.monotonic() - start < ALL_SECONDS:
-            run = Run(lst)
+            run = Run(lst, argv, env)
             runs += 1
             try:
                 # Wait for the prompt: the chat line is up, keys are raw.
@@ -143,6 +150,9 @@ def close_while_typing(tmp):
                 run.close()
     finally:
         lst.close()
+        if socat is not None:
+            socat.kill()
+            socat.wait()
     elapsed = time.monotonic() - start
     t.diag("%d runs in %.1f s; exit statuses %r" % (runs, elapsed, statuses))
     t.eq(runs, RUNS, "all %d runs done within %d s" % (RUNS, ALL_SECONDS))
@@ -154,7 +164,44 @@ def close_while_typing(tmp):
          "not in runs %r" % not_restored[:20])
 
 
+def tls_front(tmp, port):
+    """socat taking TLS on a port of its own, for the plain listener on
+    port; returns (its port, ptychat's environment, socat)."""
+    key, cert = os.path.join(tmp, "s.key"), os.path.join(tmp, "s.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=race"],
+                   check=True, capture_output=True, timeout=10)
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    front = probe.getsockname()[1]
+    probe.close()
+    socat = subprocess.Popen(
+        ["socat", "-t", "10", "OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,"
+         "fork,cert=%s,key=%s,verify=0" % (front, cert, key),
+         "TCP:127.0.0.1:%d" % port], stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)   # a broken pipe at each hang-up
+    want = "0100007F:%04X" % front
+
+    def listening():
+        with open("/proc/net/tcp") as f:
+            return any(line.split()[1] == want and line.split()[3] == "0A"
+                       for line in f.readlines()[1:])
+    if not wait_for(listening, 5):
+        socat.kill()
+        socat.wait()
+        raise RuntimeError("socat did not listen")
+    env = dict(os.environ, XDG_CONFIG_HOME=os.path.join(tmp, "config"))
+    return front, env, socat
+
+
 sections.run("close while typing", close_while_typing)
+if shutil.which("socat") and shutil.which("openssl"):
+    sections.run("close while typing, TLS",
+                 lambda tmp: close_while_typing(tmp, True))
+else:
+    t.skip("close while typing, TLS", "not installed: socat or openssl", 4,
+           tool=True)
 wait_for(lambda: children_of(os.getpid()) == [], 2.0)
 t.eq(children_of(os.getpid()), [], "no ptychat process is left behind")
 t.done()

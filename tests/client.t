@@ -21,7 +21,8 @@ from ptytest import (PTYCHAT, SLOW, TAP, TOP, Sections,  # noqa: E402
                      children_of, kill_all, wait_for)
 
 TIMEOUT = 5.0 * SLOW
-USAGE = ("usage: ptychat [-46hqV] [--plain] [--raw] host [port]\n"
+USAGE = ("usage: ptychat [-46hqVv] [--fingerprint SHA256:...] [--no-tls] "
+         "[--plain] [--raw]\n               host [port]\n"
          "Try 'ptychat --help' for more information.\n")
 
 t = TAP()
@@ -59,8 +60,9 @@ class Listener:
 
 
 def start(args, port=None, stdin=subprocess.PIPE, stdout=subprocess.PIPE):
-    """Starts ptychat as a user would run it from PATH: argv[0] ptychat."""
-    argv = ["ptychat"] + list(args)
+    """Starts ptychat as a user would run it from PATH: argv[0] ptychat.
+    The servers here are plain ones: --no-tls (TLS is trust-client.t's)."""
+    argv = ["ptychat", "--no-tls"] + list(args)
     if port is not None:
         argv += ["127.0.0.1", str(port)]
     p = subprocess.Popen(argv, executable=PTYCHAT, stdin=stdin,
@@ -415,7 +417,8 @@ def check_usage():
              "%s: exit 0, help on stdout" % flag, (status, out, err))
         missing = [o for o in ("-4", "--ipv4", "-6", "--ipv6", "-q",
                                "--quiet", "--raw", "-h", "--help", "-V",
-                               "--version")
+                               "--version", "-v", "--verbose", "--no-tls",
+                               "--fingerprint", "--plain")
                    if not re.search(r"(^|[\s,\[])%s\b" % re.escape(o), out)]
         t.eq(missing, [], "%s mentions every option" % flag)
 

@@ -156,8 +156,8 @@ tools = [
     Tool("python socket script",
          [sys.executable, "-c", PY_CLIENT, "PORT",
           "hello from python socket script\r\n"], None, True, True, ""),
-    Tool("ptychat", [PTYCHAT, "127.0.0.1", "PORT"], None, True, False,
-         "ptychat: connection closed by server\n"),
+    Tool("ptychat", [PTYCHAT, "--no-tls", "127.0.0.1", "PORT"], None, True,
+         False, "ptychat: connection closed by server\n"),
 ]
 
 

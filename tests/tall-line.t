@@ -93,7 +93,7 @@ def client(tmp):
     listener.settimeout(10)
     try:
         tmux("new-session", "-d", "-s", "cl", "-x", str(COLS), "-y",
-             str(ROWS), "exec %s 127.0.0.1 %d" %
+             str(ROWS), "exec %s --no-tls 127.0.0.1 %d" %
              (PTYCHAT, listener.getsockname()[1]))
         conn = Client(listener.accept()[0])
         t.ok(wait_for(lambda: tmux.screen("cl").rstrip().endswith(">")),
