@@ -162,7 +162,7 @@ tools = [
 
 
 def every_client(tmp):
-    srv = sections.server(tmp)
+    srv = sections.server(tmp, tls=True)
     procs = []
     sections.defer(kill_all, procs)
     number = 0

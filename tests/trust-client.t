@@ -580,7 +580,7 @@ def tls_both_ways(tmp):
 def real_server(tmp):
     """ptychat and ptychatd, each with a configuration of its own and no
     flags: TLS, both keys shown to the other side."""
-    srv = sections.server(os.path.join(tmp, "tls"))
+    srv = sections.server(os.path.join(tmp, "tls"), tls=True)
     m = srv.wait_log(r"TLS key (SHA256:\S+)")
     server_fp = m.group(1) if m else None
     status, out, _ = run([PTYCHATD, "--fingerprint"])
@@ -640,7 +640,7 @@ def real_server(tmp):
 
     # --require-tls: ptychat --no-tls hears why it is turned away.
     strict = sections.server(os.path.join(tmp, "strict"),
-                             args=["--require-tls"])
+                             args=["--require-tls"], tls=True)
     c = Client(env, ["--no-tls", "127.0.0.1", str(strict.port)])
     t.ok(c.out.wait("ptychatd: this server requires TLS; connect with "
                     "ptychat"), "ptychatd --require-tls: ptychat --no-tls "

@@ -119,7 +119,8 @@ def no_window(srv, number, marker):
 def one_port(tmp):
     """Plain and TLS clients on the same port, each shown as it came."""
     logs = os.path.join(tmp, "logs")
-    srv = sections.server(tmp, args=["--log-dir", logs], env=config(tmp))
+    srv = sections.server(tmp, args=["--log-dir", logs], env=config(tmp),
+                          tls=True)
     lines = srv.text().splitlines()
     t.ok(lines[0].startswith("ptychatd: listening on ") and
          re.fullmatch("ptychatd: TLS key " + FINGERPRINT, lines[1]),
@@ -192,7 +193,7 @@ def tls_idle(tmp):
     """--idle-timeout over TLS: the notice goes encrypted, then the end."""
     limit = max(1, int(round(SLOW)))
     srv = sections.server(tmp, args=["--idle-timeout", str(limit)],
-                          env=config(tmp))
+                          env=config(tmp), tls=True)
     tls = TLSClient(srv.port)
     w = srv.window(1)
     t.ok(tls.wait_exit(limit + 5 * SLOW), "a silent TLS client is cut off")
@@ -216,7 +217,7 @@ def key_files(tmp):
          "command line makes of the key file")
     status, out, err = run([PTYCHATD, "--fingerprint"], env=env)
     t.eq(out.strip(), fp, "a second run keeps the key")
-    srv = sections.server(tmp, env=config(tmp))
+    srv = sections.server(tmp, env=config(tmp), tls=True)
     t.ok(srv.wait_log("TLS key " + re.escape(fp)),
          "the server logs the same fingerprint", srv.text())
     srv.stop()
@@ -250,7 +251,8 @@ def key_files(tmp):
 
 def require_tls(tmp):
     """--require-tls: a plain client gets one line and no window."""
-    srv = sections.server(tmp, args=["--require-tls"], env=config(tmp))
+    srv = sections.server(tmp, args=["--require-tls"], env=config(tmp),
+                          tls=True)
     talker = srv.connect()
     talker.send("hello?\n")
     t.ok(talker.wait_eof(), "a plain client is disconnected")
@@ -282,7 +284,8 @@ def clients(tmp):
     ann_fp, bob_fp = openssl_fingerprint(ann[0]), openssl_fingerprint(bob[0])
     path = os.path.join(tmp, "clients")
     write_list(path, [(ann_fp, "ann")])
-    srv = sections.server(tmp, args=["--clients", path], env=config(tmp))
+    srv = sections.server(tmp, args=["--clients", path], env=config(tmp),
+                          tls=True)
 
     a = TLSClient(srv.port, *ann)
     w = srv.window(1)
@@ -350,7 +353,7 @@ def clients(tmp):
 
 def console_list(tmp):
     """The console's list names each client's key."""
-    con = ConsoleServer(tmp)
+    con = ConsoleServer(tmp, tls=True)
     sections.defer(con.close)
     if not t.ok(con.port, "the server starts in a tmux pane", con.screen()):
         return
@@ -396,7 +399,7 @@ def hostile(tmp):
     """Garbage, a 1 MiB hello, and 200 stalled handshakes: none gets a
     window, and a normal client still gets one at once."""
     srv = sections.server(tmp, args=["--max-clients", "400"],
-                          env=config(tmp))
+                          env=config(tmp), tls=True)
     base_fds, base_threads = fd_count(srv.pid), thread_count(srv.pid)
 
     garbage = raw(srv)
@@ -462,7 +465,7 @@ def hostile(tmp):
 
 def port_scanner(tmp):
     """Connect and close at once: no window, no log line but -v's."""
-    srv = sections.server(tmp, env=config(tmp))
+    srv = sections.server(tmp, env=config(tmp), tls=True)
     for _ in range(20):
         raw(srv).close()
     c = srv.connect()
@@ -475,7 +478,7 @@ def port_scanner(tmp):
          "and none was logged", srv.text())
 
     srv2 = sections.server(os.path.join(tmp, "v"), args=["-v"],
-                           env=config(tmp))
+                           env=config(tmp), tls=True)
     raw(srv2).close()
     t.ok(srv2.wait_log(r"session 1 \S+: gone before a word"),
          "with -v, a scan is a debug line", srv2.text())
@@ -529,7 +532,7 @@ class Recorder:
 
 def recording(tmp):
     """Between openssl s_client and ptychatd, only TLS records pass."""
-    srv = sections.server(tmp, env=config(tmp))
+    srv = sections.server(tmp, env=config(tmp), tls=True)
     secret_up, secret_down = "pelican-7193-up", "walrus-4410-down"
 
     control = Recorder(srv.port)

@@ -221,9 +221,13 @@ def _cleanup_servers():
 
 class Server:
     """A ptychatd on port 0 whose stderr goes to a log file.  env adds to
-    the test's environment; a variable set to None there is removed."""
+    the test's environment; a variable set to None there is removed.
+    Without tls it runs with --no-tls: a plain client that waits to be
+    greeted then gets its window without the front door's 200 ms wait,
+    which adds up over the suite.  The TLS tests, and those that show
+    plain clients on a server as started with no options, pass tls."""
 
-    def __init__(self, tmp, terminal=None, args=(), env=None):
+    def __init__(self, tmp, terminal=None, args=(), env=None, tls=False):
         self.tmp = tmp
         self.log_path = os.path.join(tmp, "ptychatd.log")
         os.makedirs(tmp, exist_ok=True)
@@ -241,6 +245,7 @@ class Server:
                 full_env[name] = value
         cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
+        cmd += [] if tls else ["--no-tls"]
         cmd += list(args)   # a later -p wins over the -p 0 above
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
@@ -448,17 +453,19 @@ class Sections:
 
 class ConsoleServer:
     """A ptychatd in a private tmux pane, so that its console is live and
-    typed into; windows are stand-ins in tmp/name."""
+    typed into; windows are stand-ins in tmp/name.  Without tls it runs
+    with --no-tls, as Server does."""
 
-    def __init__(self, tmp, name="windows", args=""):
+    def __init__(self, tmp, name="windows", args="", tls=False):
         self.env = dict(os.environ, TMUX_TMPDIR=tmp)
         self.env.pop("TMUX", None)
         self.windows = os.path.join(tmp, name)
         os.makedirs(self.windows)
         self.tmux("new-session", "-d", "-s", "con", "-x", "150", "-y", "50",
-                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n' %s; "
+                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n' %s %s; "
                   "echo status $?; sleep 60"
-                  % (PTYCHATD, STANDIN, self.windows, args))
+                  % (PTYCHATD, STANDIN, self.windows,
+                     "" if tls else "--no-tls", args))
         m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
                                        self.screen()), 10)
         self.port = int(m.group(1)) if m else None
