@@ -123,7 +123,8 @@ check-reports: all $(UNIT_BIN) $(STANDIN)
 	    cat $(O)/reports/*; echo "sanitizer reports in $(O)/reports"; \
 	    exit 1; fi
 
-# valgrind memcheck over multi-session exchanges; any error or leak fails.
+# valgrind memcheck over multi-session exchanges, plain and over TLS; any
+# error or leak fails.
 VALGRIND = valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect \
 	--errors-for-leak-kinds=definite,indirect \
@@ -132,7 +133,8 @@ check-valgrind: all $(STANDIN)
 	rm -rf $(O)/valgrind && mkdir -p $(O)/valgrind
 	PTYCHAT_WRAP="$(VALGRIND)" PTYCHAT_TIME_FACTOR=10 \
 	PTYCHAT_BIN=$(OUT) PTYCHAT_STANDIN=$(STANDIN) \
-	    prove --exec '' tests/sessions.t tests/lifecycle.t tests/limits.t
+	    prove --exec '' tests/sessions.t tests/lifecycle.t tests/limits.t \
+	    tests/trust-server.t
 	@# openpty's TIOCGPTPEER ioctl draws a warning that is not an error.
 	@if cat $(O)/valgrind/*.log | grep -v -e 'unhandled ioctl 0x5441' \
 	    -e 'spurious value errors' -e 'README_MISSING_SYSCALL' | \
