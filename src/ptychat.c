@@ -146,7 +146,8 @@ usage(int status)
 	FILE *f = status == 0 ? stdout : stderr;
 
 	fprintf(f, "usage: ptychat [-46hqVv] [--fingerprint SHA256:...] "
-	    "[--no-tls] [--plain] [--raw]\n               host [port]\n");
+	    "[--no-tls] [--plain] [--raw]\n               host [port]\n"
+	    "       ptychat --show-key\n");
 	if (status != 0) {
 		fprintf(f, "Try 'ptychat --help' for more information.\n");
 		exit(status);
@@ -163,6 +164,8 @@ usage(int status)
 "                 accept only the server key with this fingerprint;\n"
 "                 known_hosts is neither read nor written\n"
 "      --no-tls   plain TCP, for a server without TLS: unencrypted\n"
+"      --show-key print this client's key fingerprint (made if\n"
+"                 missing) and exit, for a server's list of keys\n"
 "  -q, --quiet    print errors only\n"
 "  -v, --verbose  also print the server's key when it is the one known\n"
 "      --plain    no chat line: the terminal edits and echoes lines\n"
@@ -404,36 +407,60 @@ trust_refuse(const struct trust *tr)
 }
 
 /*
- * Loads (or makes) our key and returns a client context whose check of
- * the server's key is tr's; exits with a message when it cannot.
+ * Loads (or makes) our key into id, and names known_hosts in file (when
+ * not NULL); exits with a message when it cannot.
+ */
+static void
+client_identity(struct identity *id, char *file, size_t filelen)
+{
+	char dir[PATH_MAX], key[PATH_MAX], err[512];
+
+	/* The other thread may still send when one exits: no clean-up. */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
+	memset(id, 0, sizeof *id);
+	if (identity_dir(dir, sizeof dir, err, sizeof err) == -1) {
+		fprintf(stderr, "ptychat: %s\n", err);
+		exit(1);
+	}
+	if ((size_t)snprintf(key, sizeof key, "%s/ptychat.key", dir) >=
+	    sizeof key || (file != NULL &&
+	    (size_t)snprintf(file, filelen, "%s/known_hosts", dir) >=
+	    filelen)) {
+		fprintf(stderr, "ptychat: %s: name too long\n", dir);
+		exit(1);
+	}
+	if (identity_load(id, key, NULL, 1, "ptychat", err,
+	    sizeof err) == -1) {
+		fprintf(stderr, "ptychat: %s\n", err);
+		exit(1);
+	}
+}
+
+/* --show-key: our key's fingerprint on stdout, for a --clients list. */
+static int
+client_show_key(void)
+{
+	struct identity id;
+
+	client_identity(&id, NULL, 0);
+	printf("%s\n", id.fingerprint);
+	identity_free(&id);
+	return 0;
+}
+
+/*
+ * Returns a client context presenting our key, whose check of the
+ * server's key is tr's; exits with a message when it cannot.
  */
 static SSL_CTX *
 client_context(struct trust *tr)
 {
 	static char file[PATH_MAX];
 	struct identity id;
-	char dir[PATH_MAX], key[PATH_MAX], err[512];
+	char err[512];
 	SSL_CTX *ctx;
 
-	/* The other thread may still send when one exits: no clean-up. */
-	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
-	memset(&id, 0, sizeof id);
-	if (identity_dir(dir, sizeof dir, err, sizeof err) == -1) {
-		fprintf(stderr, "ptychat: %s\n", err);
-		exit(1);
-	}
-	if ((size_t)snprintf(key, sizeof key, "%s/ptychat.key", dir) >=
-	    sizeof key ||
-	    (size_t)snprintf(file, sizeof file, "%s/known_hosts", dir) >=
-	    sizeof file) {
-		fprintf(stderr, "ptychat: %s: name too long\n", dir);
-		exit(1);
-	}
-	if (identity_load(&id, key, NULL, 1, "ptychat", err,
-	    sizeof err) == -1) {
-		fprintf(stderr, "ptychat: %s\n", err);
-		exit(1);
-	}
+	client_identity(&id, file, sizeof file);
 	ctx = tls_client_ctx(&id, err, sizeof err);
 	identity_free(&id);
 	if (ctx == NULL) {
@@ -511,9 +538,11 @@ client_handshake(SSL_CTX *ctx, int fd, struct trust *tr, int quiet,
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_RAW = 256, OPT_PLAIN, OPT_NO_TLS, OPT_FINGERPRINT };
+	enum { OPT_RAW = 256, OPT_PLAIN, OPT_NO_TLS, OPT_FINGERPRINT,
+	    OPT_SHOW_KEY };
 	static const struct option longopts[] = {
 		{ "fingerprint", required_argument, NULL, OPT_FINGERPRINT },
+		{ "show-key",	no_argument,	NULL, OPT_SHOW_KEY },
 		{ "no-tls",	no_argument,	NULL, OPT_NO_TLS },
 		{ "plain",	no_argument,	NULL, OPT_PLAIN },
 		{ "ipv4",	no_argument,	NULL, '4' },
@@ -538,7 +567,7 @@ main(int argc, char *argv[])
 	long long number;
 	ssize_t n;
 	int ch, quiet = 0, verbose = 0, recv_errno = 0, raw = 0, plain = 0;
-	int v4 = 0, v6 = 0, no_tls = 0, fd, sanitize;
+	int v4 = 0, v6 = 0, no_tls = 0, show_key = 0, fd, sanitize;
 
 	log_init("ptychat", 0);
 	opterr = 0;
@@ -563,6 +592,9 @@ main(int argc, char *argv[])
 		case OPT_NO_TLS:
 			no_tls = 1;
 			break;
+		case OPT_SHOW_KEY:
+			show_key = 1;
+			break;
 		case OPT_RAW:
 			raw = 1;
 			break;
@@ -581,6 +613,13 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (show_key) {
+		if (argc != 0) {
+			fprintf(stderr, "ptychat: --show-key takes no host\n");
+			usage(2);
+		}
+		return client_show_key();
+	}
 	if (argc < 1 || argc > 2) {
 		fprintf(stderr, "ptychat: %s\n", argc < 1 ?
 		    "missing host" : "too many arguments");

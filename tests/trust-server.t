@@ -14,8 +14,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, ConsoleServer,  # noqa
-                     Sections, fd_count, missing_tools, need_tools,
+from ptytest import (PTYCHAT, PTYCHATD, SLOW, STANDIN, TAP,  # noqa
+                     ConsoleServer, Sections, fd_count, kill_all,
+                     missing_tools, need_tools,
                      read_text, run, thread_count, wait_for)
 
 t = TAP()
@@ -351,6 +352,64 @@ def clients(tmp):
          "a bad line at start-up: exit 1, FILE:LINE", (status, err))
 
 
+def show_key(tmp):
+    """ptychat --show-key gives what --clients lists: a named window for
+    that key, one line naming its key for another."""
+    dee, eve = config(os.path.join(tmp, "dee")), config(os.path.join(tmp,
+                                                                     "eve"))
+    for party in ("dee", "eve"):
+        os.mkdir(os.path.join(tmp, party))
+    status, out, err = run([PTYCHAT, "--show-key"], env=dee)
+    fp = out.strip()
+    key = os.path.join(dee["XDG_CONFIG_HOME"], "ptychat", "ptychat.key")
+    t.ok(status == 0 and re.fullmatch(FINGERPRINT, fp) and err == "",
+         "ptychat --show-key prints a fingerprint", (status, out, err))
+    t.eq(fp, openssl_fingerprint(key), "that of the key it made")
+    t.eq(stat.S_IMODE(os.stat(key).st_mode), 0o600, "made 0600")
+    t.eq(run([PTYCHAT, "--show-key"], env=dee)[1].strip(), fp,
+         "and it stays")
+    status, out, err = run([PTYCHAT, "--show-key", "localhost"], env=dee)
+    t.ok(status == 2 and "--show-key takes no host" in err,
+         "--show-key with a host is a usage error", (status, err))
+    eve_fp = run([PTYCHAT, "--show-key"], env=eve)[1].strip()
+    path = os.path.join(tmp, "clients")
+    write_list(path, [(fp, "dee")])
+    srv = sections.server(tmp, args=["--clients", path], env=config(tmp),
+                          tls=True)
+    procs = []
+    sections.defer(kill_all, procs)
+
+    def client(env):
+        p = subprocess.Popen([PTYCHAT, "127.0.0.1", str(srv.port)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             env=dict(os.environ, **env))
+        procs.append(p)
+        return p
+
+    d = client(dee)
+    w = srv.window(1)
+    d.stdin.write(b"dee on the list\n")
+    d.stdin.flush()
+    t.ok(w.wait_text("dee on the list") and
+         w.title().startswith("ptychat #1 dee 127.0.0.1:"),
+         "the listed ptychat gets a window with its name", w.title())
+    e = client(eve)
+    try:
+        out, err = e.communicate(timeout=10 * SLOW)
+    except subprocess.TimeoutExpired:
+        out, err = b"", b"timed out"
+    t.ok(("ptychatd: your key %s is not on this server's list" % eve_fp)
+         .encode() in out, "the other hears its key is not on the list",
+         (out, err))
+    w.close()
+    try:
+        d.communicate(timeout=10 * SLOW)
+    except subprocess.TimeoutExpired:
+        pass
+    t.eq(d.returncode, 0, "closing the window ends the listed client")
+
+
 def console_list(tmp):
     """The console's list names each client's key."""
     con = ConsoleServer(tmp, tls=True)
@@ -568,6 +627,7 @@ sections.run("idle TLS client", tls_idle)
 sections.run("key files and --fingerprint", key_files)
 sections.run("--require-tls", require_tls)
 sections.run("--clients and SIGHUP", clients)
+sections.run("ptychat --show-key and --clients", show_key)
 if missing_tools("tmux"):
     t.skip("console list", missing_tools("tmux"), tool=True)
 else:
