@@ -292,8 +292,13 @@ tls_handshake_failed(SSL *ssl, int ssl_error, int saved_errno, char *err,
 	} else if (ssl_error == SSL_ERROR_SSL && e != 0 &&
 	    ERR_GET_REASON(e) != SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 		reason = ERR_reason_error_string(e);
-		snprintf(err, errlen, "%s", reason != NULL ? reason :
-		    "TLS handshake failed");
+		/* What the other side's alert means to the operator. */
+		if (ERR_GET_REASON(e) == SSL_R_SSLV3_ALERT_BAD_CERTIFICATE)
+			snprintf(err, errlen, "the peer refused our key (%s)",
+			    reason != NULL ? reason : "bad certificate");
+		else
+			snprintf(err, errlen, "%s", reason != NULL ? reason :
+			    "TLS handshake failed");
 		errno = EPROTO;
 	} else if (ssl_error == SSL_ERROR_SYSCALL && saved_errno != 0 &&
 	    !w->eof) {

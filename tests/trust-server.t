@@ -410,6 +410,30 @@ def show_key(tmp):
     t.eq(d.returncode, 0, "closing the window ends the listed client")
 
 
+def refused_key(tmp):
+    """A ptychat that remembers another key refuses ours: it exits 3,
+    nothing of it reaches a window, and the log says what happened."""
+    srv = sections.server(tmp, env=config(tmp), tls=True)
+    cl = config(os.path.join(tmp, "cl"))
+    os.makedirs(os.path.join(cl["XDG_CONFIG_HOME"], "ptychat"))
+    other = "SHA256:" + "A" * 43
+    with open(os.path.join(cl["XDG_CONFIG_HOME"], "ptychat",
+                           "known_hosts"), "w") as f:
+        f.write("127.0.0.1 %d %s\n" % (srv.port, other))
+    status, out, err = run([PTYCHAT, "127.0.0.1", str(srv.port)],
+                           stdin=b"never shown\n", env=cl)
+    t.ok(status == 3 and "has CHANGED" in err and other in err,
+         "ptychat refuses the server's key with status 3", (status, err))
+    t.ok(srv.wait_log(r"session 1 \S+: TLS handshake: the peer refused "
+                      r"our key \(sslv3 alert bad certificate\)"),
+         "the server logs that the client refused its key", srv.text())
+    c = srv.connect()
+    c.send(b"marker\n")
+    t.ok(srv.window(2).wait_text("marker") and
+         not os.path.exists(os.path.join(srv.windows, "1.pid")),
+         "the refusing client never had a window")
+
+
 def console_list(tmp):
     """The console's list names each client's key."""
     con = ConsoleServer(tmp, tls=True)
@@ -628,6 +652,7 @@ sections.run("key files and --fingerprint", key_files)
 sections.run("--require-tls", require_tls)
 sections.run("--clients and SIGHUP", clients)
 sections.run("ptychat --show-key and --clients", show_key)
+sections.run("a client refuses the server's key", refused_key)
 if missing_tools("tmux"):
     t.skip("console list", missing_tools("tmux"), tool=True)
 else:
