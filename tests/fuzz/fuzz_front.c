@@ -54,15 +54,6 @@ static SSL_CTX *ctx;
 __attribute__((section("__libfuzzer_extra_counters")))
 uint8_t fuzz_front_outcome[OUTCOMES];
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 die(const char *what, const char *why)
 {
@@ -172,17 +163,20 @@ failure_ok(const char *err, int e)
 static void
 check_accept(int fd, int client, const uint8_t *sent, size_t len, int open)
 {
-	long long	 start, took;
+	struct timespec	 start, end;
+	long long	 took;
 	SSL		*ssl;
 	char		 err[256];
 	int		 timeout, e;
 
 	timeout = open ? OPEN_MS : SHUT_MS;
 	err[0] = '\0';
-	start = now_ms();
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	ssl = tls_accept(ctx, fd, timeout, -1, err, sizeof(err));
 	e = errno;
-	took = now_ms() - start;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	took = (long long)(end.tv_sec - start.tv_sec) * 1000 +
+	    (end.tv_nsec - start.tv_nsec) / 1000000;
 	if (ssl != NULL) {
 		fprintf(stderr, "tls_accept succeeded\n");
 		abort();
