@@ -142,7 +142,8 @@ check-valgrind: all $(STANDIN)
 
 # libFuzzer on the key parser (with the editor behind it), the sanitiser,
 # the telnet parser, and the clients and known_hosts files; each target
-# runs for FUZZ_SECONDS, so the whole run takes about five times that.
+# runs for FUZZ_SECONDS, so the whole run takes about six times that.
+# fuzz_front: a connection's first bytes through the front door.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
@@ -176,8 +177,15 @@ $(O)/fuzz_known_hosts: tests/fuzz/fuzz_known_hosts.c src/identity.c \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_known_hosts.c src/identity.c src/io.c src/utf8.c \
 	    -lcrypto
+$(O)/fuzz_front: tests/fuzz/fuzz_front.c src/tls.c src/identity.c src/io.c \
+    src/utf8.c src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 -pthread \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_front.c src/tls.c src/identity.c src/io.c \
+	    src/utf8.c -lssl -lcrypto
 fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
-    $(O)/fuzz_clients $(O)/fuzz_known_hosts
+    $(O)/fuzz_clients $(O)/fuzz_known_hosts $(O)/fuzz_front
 	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet $(O)/fuzz-corpus-keys
 	mkdir -p $(O)/fuzz-corpus-clients $(O)/fuzz-corpus-known-hosts
 	$(O)/fuzz_keys -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -193,6 +201,10 @@ fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
 	$(O)/fuzz_known_hosts -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    -print_final_stats=1 $(O)/fuzz-corpus-known-hosts \
 	    tests/fuzz/corpus-known-hosts
+	mkdir -p $(O)/fuzz-corpus-front
+	$(O)/fuzz_front -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -timeout=30 -print_final_stats=1 $(O)/fuzz-corpus-front \
+	    tests/fuzz/corpus-front
 
 # Benchmarks against socat, nc and the bare pty (bench/README.md).
 # BENCH_FLAGS=--quick for a short run.

@@ -33,39 +33,25 @@
 #define IDENTITY_DAYS		3650	/* a made certificate's life */
 #define IDENTITY_FILE_MAX	(16 * 1024 * 1024)	/* a clients file */
 
-/* Puts "what: OpenSSL's reason" in err and empties the error queue. */
-static void
+/*
+ * Puts "what: OpenSSL's reason" in err and empties the error queue.  The
+ * reason is the earliest error queued, where OpenSSL found the fault; the
+ * ones after it are its callers' view (a certificate whose key does not
+ * decode is "decode error", then "ee key too small").
+ */
+void
 identity_ssl_error(char *err, size_t errlen, const char *what)
 {
 	const char	*reason;
 	unsigned long	 e;
 
-	e = ERR_peek_last_error();
+	e = ERR_peek_error();
 	reason = e != 0 ? ERR_reason_error_string(e) : NULL;
 	if (reason != NULL)
 		snprintf(err, errlen, "%s: %s", what, reason);
 	else
 		snprintf(err, errlen, "%s failed", what);
 	ERR_clear_error();
-}
-
-/* Makes dir with mode 0700 unless it exists; returns -1 with errno. */
-static int
-identity_mkdir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) == 0)
-		return 0;
-	if (errno != EEXIST)
-		return -1;
-	if (stat(dir, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
 }
 
 /*
@@ -104,11 +90,11 @@ identity_dir(char *path, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: name too long", parent);
 		return -1;
 	}
-	if (identity_mkdir(parent) == -1) {
+	if (io_mkdir(parent) == -1) {
 		snprintf(err, errlen, "%s: %s", parent, strerror(errno));
 		return -1;
 	}
-	if (identity_mkdir(path) == -1) {
+	if (io_mkdir(path) == -1) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}

@@ -2,6 +2,8 @@
  * Whole-buffer reads and writes, written once: EINTR, short writes and
  * non-blocking descriptors are handled here and nowhere else.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -124,4 +126,24 @@ int
 io_send_until(int fd, const void *buf, size_t len, int cancel)
 {
 	return io_put_until(fd, buf, len, cancel, 1);
+}
+
+/*
+ * Makes dir, mode 0700, unless a directory of that name exists (its mode
+ * is left as it is).  Returns 0, or -1 with errno (ENOTDIR: not one).
+ */
+int
+io_mkdir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST || stat(dir, &st) == -1)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
 }

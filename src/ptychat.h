@@ -118,6 +118,8 @@ int	 io_write_all(int, const void *, size_t);
 int	 io_send_all(int, const void *, size_t);
 int	 io_write_until(int, const void *, size_t, int);
 int	 io_send_until(int, const void *, size_t, int);
+/* Makes a directory 0700 unless one is there (left as it is). */
+int	 io_mkdir(const char *);
 
 /* outbox.c */
 /* Bytes waiting for a client before the console is refused. */
@@ -459,6 +461,8 @@ void	 identity_free(struct identity *);
 int	 identity_fingerprint(X509 *, char out[FINGERPRINT_MAX]);
 /* Whether the len bytes at s are "SHA256:" and 43 base64 digits. */
 int	 identity_fingerprint_valid(const char *s, size_t len);
+/* "what: OpenSSL's reason" (its first error) in err; empties the queue. */
+void	 identity_ssl_error(char *err, size_t errlen, const char *what);
 
 /* known_hosts: "HOST PORT SHA256:..." a line; '#' comments, blank lines. */
 enum known_result { KNOWN_NEW, KNOWN_MATCH, KNOWN_CHANGED };
@@ -553,7 +557,6 @@ enum front_kind front_classify(int fd, int wait_ms, int cancel);
 /* transcript.c */
 struct transcript;
 
-int	 transcript_dir(const char *);
 struct transcript *transcript_open(const char *, unsigned long,
 	    const struct peer *);
 void	 transcript_write(struct transcript *, int, const char *, size_t);

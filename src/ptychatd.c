@@ -539,7 +539,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 
-	if (config.log_dir != NULL && transcript_dir(config.log_dir) == -1) {
+	if (config.log_dir != NULL && io_mkdir(config.log_dir) == -1) {
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));
 		return 1;
 	}

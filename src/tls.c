@@ -180,22 +180,6 @@ tls_wire_not_tls(const struct tls_wire *w)
 	return w->nfirst >= 2 && w->first[1] != TLS_RECORD_MAJOR;
 }
 
-/* Writes what went wrong, from OpenSSL's error queue, and empties it. */
-static void
-tls_say(char *err, size_t errlen, const char *what)
-{
-	const char	*reason;
-	unsigned long	 e;
-
-	e = ERR_get_error();
-	reason = e != 0 ? ERR_reason_error_string(e) : NULL;
-	if (reason != NULL)
-		snprintf(err, errlen, "%s: %s", what, reason);
-	else
-		snprintf(err, errlen, "%s failed", what);
-	ERR_clear_error();
-}
-
 /* Trust is by fingerprint, checked by the caller: any certificate will do. */
 static int
 tls_verify_any(int preverify_ok, X509_STORE_CTX *store)
@@ -215,12 +199,12 @@ tls_ctx(const SSL_METHOD *method, const struct identity *id, char *err,
 
 	ERR_clear_error();
 	if ((ctx = SSL_CTX_new(method)) == NULL) {
-		tls_say(err, errlen, "SSL_CTX_new");
+		identity_ssl_error(err, errlen, "SSL_CTX_new");
 		return NULL;
 	}
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION)) {
-		tls_say(err, errlen, "TLS 1.3");
+		identity_ssl_error(err, errlen, "TLS 1.3");
 		goto fail;
 	}
 	/* No resumption: every connection shows its key afresh. */
@@ -241,12 +225,12 @@ tls_ctx(const SSL_METHOD *method, const struct identity *id, char *err,
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls_verify_any);
 	if (id != NULL && id->cert != NULL) {
 		if (!SSL_CTX_use_certificate(ctx, id->cert)) {
-			tls_say(err, errlen, "certificate");
+			identity_ssl_error(err, errlen, "certificate");
 			goto fail;
 		}
 		if (!SSL_CTX_use_PrivateKey(ctx, id->key) ||
 		    !SSL_CTX_check_private_key(ctx)) {
-			tls_say(err, errlen, "key");
+			identity_ssl_error(err, errlen, "key");
 			goto fail;
 		}
 	}
@@ -330,7 +314,7 @@ tls_handshake(SSL_CTX *ctx, int fd, int accept, int timeout_ms, int cancel,
 	deadline = timeout_ms < 0 ? -1 : tls_clock_ms() + timeout_ms;
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL) {
-		tls_say(err, errlen, "SSL_new");
+		identity_ssl_error(err, errlen, "SSL_new");
 		errno = ENOMEM;
 		return NULL;
 	}

@@ -5,8 +5,6 @@
  * The text is what the sanitiser let through, so a transcript is as
  * safe to cat as the window was to read.
  */
-#include <sys/stat.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -24,26 +22,6 @@ struct transcript {
 	pthread_mutex_t	 lock;		/* both relays write here */
 	int		 open_line;	/* marker of an unfinished line, or 0 */
 };
-
-/*
- * Creates the directory for --log-dir (0700) if it is missing.  Returns
- * 0, or -1 with errno set.
- */
-int
-transcript_dir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return -1;
-	if (stat(dir, &st) == -1)
-		return -1;
-	if (!S_ISDIR(st.st_mode)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	return 0;
-}
 
 /*
  * Opens a new transcript in dir for a session, named by its number,

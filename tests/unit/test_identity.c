@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -816,6 +817,27 @@ test_clients(void)
 	unlink(path("clients"));
 }
 
+/* identity_ssl_error names the first error queued, and empties the queue. */
+static void
+test_ssl_error(void)
+{
+	char		 err[256], want[256];
+	const char	*first;
+
+	ERR_clear_error();
+	ERR_raise(ERR_LIB_EVP, EVP_R_DECODE_ERROR);
+	ERR_raise(ERR_LIB_X509, X509_R_KEY_VALUES_MISMATCH);
+	first = ERR_reason_error_string(ERR_peek_error());
+	snprintf(want, sizeof(want), "certificate: %s", first != NULL ?
+	    first : "?");
+	identity_ssl_error(err, sizeof(err), "certificate");
+	tap_ok(strcmp(err, want) == 0 && ERR_peek_error() == 0,
+	    "identity_ssl_error gives the first of two errors: %s", err);
+	identity_ssl_error(err, sizeof(err), "SSL_new");
+	tap_ok(strcmp(err, "SSL_new failed") == 0,
+	    "and with none queued: %s", err);
+}
+
 int
 main(void)
 {
@@ -833,6 +855,7 @@ main(void)
 	test_parse_line();
 	test_known_hosts();
 	test_clients();
+	test_ssl_error();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		tap_diag("could not remove %s", tmpdir);
