@@ -81,7 +81,8 @@ $(O)/test_%: tests/unit/test_%.c tests/unit/tap.h $(O)/%.o
 $(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
 	$(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_chatline: $(O)/editor.o $(O)/io.o $(O)/keys.o $(O)/utf8.o
-$(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
+$(O)/test_child: $(O)/io.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o \
+	$(O)/utf8.o
 $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o

@@ -201,19 +201,6 @@ child_exited(struct child *c, int *status)
 }
 
 /*
- * Returns CLOCK_MONOTONIC in milliseconds: the clock of child_wait's
- * deadline, and of those who wait on a child's fd themselves.
- */
-long long
-child_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
  * Waits up to timeout_ms for the child to exit, or until cancel (an fd,
  * or -1 for none) polls readable.  Returns 0 with waitpid's status word
  * in *status, or -1 with errno ETIMEDOUT or ECANCELED.
@@ -222,14 +209,14 @@ int
 child_wait(struct child *c, int cancel, int timeout_ms, int *status)
 {
 	struct pollfd pfd[2];
-	long long deadline = child_clock_ms() + timeout_ms, left;
+	long long deadline = io_clock_ms() + timeout_ms, left;
 
 	pfd[0].fd = c->done;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = cancel;
 	pfd[1].events = POLLIN;
 	while (!child_exited(c, status)) {
-		if ((left = deadline - child_clock_ms()) <= 0) {
+		if ((left = deadline - io_clock_ms()) <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
 		}

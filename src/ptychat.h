@@ -120,6 +120,8 @@ int	 io_write_until(int, const void *, size_t, int);
 int	 io_send_until(int, const void *, size_t, int);
 /* Makes a directory 0700 unless one is there (left as it is). */
 int	 io_mkdir(const char *);
+/* CLOCK_MONOTONIC in whole milliseconds, for deadlines and ages. */
+long long io_clock_ms(void);
 
 /* outbox.c */
 /* Bytes waiting for a client before the console is refused. */
@@ -586,7 +588,6 @@ pid_t	 child_pid(const struct child *);
 int	 child_fd(const struct child *);
 int	 child_exited(struct child *, int *);
 int	 child_wait(struct child *, int, int, int *);
-long long child_clock_ms(void);
 void	 child_release(struct child *);
 void	 child_reap(void);
 void	 child_unwatch(struct child *);
@@ -722,7 +723,6 @@ void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
 unsigned long session_count_host(const char *);
-long long session_clock_ms(void);
 int	 session_move(struct session *, enum session_state);
 enum session_state session_state(struct session *);
 int	 session_ending(struct session *);

@@ -107,7 +107,7 @@ relay_idle_wait(struct session *s)
 	/* One more ms: both readings are cut to whole ms, so the limit is
 	 * never reached early. */
 	due = atomic_load(&s->last_active_ms) +
-	    s->config->idle_timeout * 1000LL + 1 - session_clock_ms();
+	    s->config->idle_timeout * 1000LL + 1 - io_clock_ms();
 	return due <= 0 ? 0 : due > INT_MAX ? INT_MAX : (int)due;
 }
 
@@ -194,7 +194,7 @@ relay_socket_to_window(void *arg)
 		/* Poll only once it runs dry: TLS may hold bytes read. */
 		n = conn_recv(&s->conn, in, RELAY_CHUNK);
 		if (n > 0) {
-			atomic_store(&s->last_active_ms, session_clock_ms());
+			atomic_store(&s->last_active_ms, io_clock_ms());
 			atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
 			if (relay_show(s, &tn, &san, in, (size_t)n,
 			    out) == -1 || session_ending(s))
@@ -246,7 +246,7 @@ relay_send(struct session *s, const char *lines, size_t len)
 		window_note(s, "*** not sent: the client is gone ***");
 		return 0;
 	}
-	atomic_store(&s->last_active_ms, session_clock_ms());
+	atomic_store(&s->last_active_ms, io_clock_ms());
 	/* The transcript keeps the line as the client will see it. */
 	sanitize_init(&san);
 	for (i = 0; s->transcript != NULL && i < len; i += chunk) {
@@ -310,7 +310,7 @@ relay_send_outbox(struct session *s)
 			free(m);
 			continue;
 		}
-		atomic_store(&s->last_active_ms, session_clock_ms());
+		atomic_store(&s->last_active_ms, io_clock_ms());
 		transcript_event(s->transcript, "sent from the console: %.*s",
 		    (int)strcspn(m->data, "\n"), m->data);
 		len = strcspn(m->data, "\n");

@@ -78,16 +78,6 @@ static const char *const session_state_names[] = {
 	[SESSION_STOPPED] = "ending",
 };
 
-/* Returns CLOCK_MONOTONIC in milliseconds. */
-long long
-session_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum session_state
 session_state(struct session *s)
 {
@@ -228,7 +218,7 @@ session_snapshot(struct session_view **views)
 {
 	struct session *s;
 	size_t n = 0, i;
-	long long now = session_clock_ms();
+	long long now = io_clock_ms();
 
 	pthread_mutex_lock(&session_lock);
 	for (s = session_list; s != NULL; s = s->next)
@@ -606,7 +596,7 @@ session_main(void *arg)
 	transcript_event(s->transcript, "window open");
 	/* Silence counts from here: the front door and a slow window are
 	 * no one's silence. */
-	atomic_store(&s->last_active_ms, session_clock_ms());
+	atomic_store(&s->last_active_ms, io_clock_ms());
 
 	atomic_fetch_add(&s->threads, 1);
 	if ((err = thread_start(relay_socket_to_window, s))) {
@@ -664,7 +654,7 @@ session_open(const struct server_config *config, int sock,
 	atomic_init(&s->threads, 1);
 	atomic_init(&s->state, SESSION_OPENING);
 	atomic_init(&s->reader_stopped, 0);
-	s->started_ms = session_clock_ms();
+	s->started_ms = io_clock_ms();
 	atomic_init(&s->last_active_ms, s->started_ms);
 	outbox_init(&s->outbox);
 

@@ -688,7 +688,7 @@ terminal_hello(const struct terminal *term, struct terminal_link *link,
 	ssize_t n;
 	int status;
 
-	deadline = child_clock_ms() + (term->kind == TERMINAL_PTY_FD ?
+	deadline = io_clock_ms() + (term->kind == TERMINAL_PTY_FD ?
 	    TERMINAL_GRACE_MS : TERMINAL_TIMEOUT_MS);
 	pfd[0].fd = link->pty;
 	pfd[0].events = POLLIN;
@@ -698,7 +698,7 @@ terminal_hello(const struct terminal *term, struct terminal_link *link,
 	pfd[2].fd = link->child != NULL ? child_fd(link->child) : -1;
 	pfd[2].events = POLLIN;
 	for (;;) {
-		if ((left = deadline - child_clock_ms()) <= 0) {
+		if ((left = deadline - io_clock_ms()) <= 0) {
 			if (term->kind == TERMINAL_PTY_FD)
 				return 0;
 			snprintf(why, whylen, "the terminal did not open a "

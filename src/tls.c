@@ -51,15 +51,6 @@ struct tls_wire {
 static BIO_METHOD	*tls_wire_method;	/* made once, never freed */
 static pthread_once_t	 tls_wire_once = PTHREAD_ONCE_INIT;
 
-static long long
-tls_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 tls_wire_write(BIO *b, const char *buf, int len)
 {
@@ -311,7 +302,7 @@ tls_handshake(SSL_CTX *ctx, int fd, int accept, int timeout_ms, int cancel,
 	SSL		*ssl;
 	int		 r, e, saved_errno;
 
-	deadline = timeout_ms < 0 ? -1 : tls_clock_ms() + timeout_ms;
+	deadline = timeout_ms < 0 ? -1 : io_clock_ms() + timeout_ms;
 	ERR_clear_error();
 	if ((ssl = SSL_new(ctx)) == NULL) {
 		identity_ssl_error(err, errlen, "SSL_new");
@@ -342,7 +333,7 @@ tls_handshake(SSL_CTX *ctx, int fd, int accept, int timeout_ms, int cancel,
 			tls_handshake_failed(ssl, e, saved_errno, err, errlen);
 			break;
 		}
-		left = deadline == -1 ? -1 : deadline - tls_clock_ms();
+		left = deadline == -1 ? -1 : deadline - io_clock_ms();
 		if (deadline != -1 && left <= 0) {
 			snprintf(err, errlen, "timed out");
 			errno = ETIMEDOUT;
@@ -651,7 +642,7 @@ front_classify(int fd, int wait_ms, int cancel)
 	ssize_t		 n;
 	int		 r;
 
-	deadline = tls_clock_ms() + wait_ms;
+	deadline = io_clock_ms() + wait_ms;
 	for (;;) {
 		n = recv(fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 1)
@@ -660,7 +651,7 @@ front_classify(int fd, int wait_ms, int cancel)
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR))
 			return FRONT_GONE;
-		if ((left = deadline - tls_clock_ms()) <= 0)
+		if ((left = deadline - io_clock_ms()) <= 0)
 			return FRONT_PLAIN;
 		pfd[0].fd = fd;
 		pfd[0].events = POLLIN;

@@ -53,10 +53,10 @@ logged_has(const char *text)
 static int
 wait_until(int (*cond)(const void *), const void *arg, int ms)
 {
-	long long deadline = child_clock_ms() + ms;
+	long long deadline = io_clock_ms() + ms;
 
 	while (!cond(arg)) {
-		if (child_clock_ms() >= deadline)
+		if (io_clock_ms() >= deadline)
 			return 0;
 		poll(NULL, 0, 10);
 	}

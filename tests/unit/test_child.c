@@ -136,9 +136,9 @@ main(void)
 
 	/* A deadline, and a cancel fd. */
 	c = start("exec sleep 30", -1);
-	t0 = child_clock_ms();
+	t0 = io_clock_ms();
 	r = child_wait(c, -1, 200, &status);
-	tap_ok(r == -1 && errno == ETIMEDOUT && child_clock_ms() - t0 < 2000,
+	tap_ok(r == -1 && errno == ETIMEDOUT && io_clock_ms() - t0 < 2000,
 	    "a wait past its deadline fails with ETIMEDOUT");
 	if (pipe2(cancel, O_CLOEXEC) == 0) {
 		(void)write(cancel[1], "", 1);

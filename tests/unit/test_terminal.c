@@ -490,9 +490,9 @@ test_launch(const char *old_path)
 	check_kind("idterm", "an unknown program (-S)", 1, 0);
 	tap_ok(logged_has("ptychat: session 1: idterm: idterm: starting"),
 	    "the terminal's stderr is logged with the session and program");
-	t0 = child_clock_ms();
+	t0 = io_clock_ms();
 	check_kind("urxvt", "urxvt (-pty-fd)", 3, 0);
-	tap_ok(child_clock_ms() - t0 >= 2 * 300,
+	tap_ok(io_clock_ms() - t0 >= 2 * 300,
 	    "urxvt counts as open after its grace time");
 	check_kind("st", "st (the bridge)", 5, 1);
 
@@ -517,10 +517,10 @@ test_launch(const char *old_path)
 
 	if (pipe2(cancel, O_CLOEXEC) == 0) {
 		(void)write(cancel[1], "", 1);
-		t0 = child_clock_ms();
+		t0 = io_clock_ms();
 		r = open_window(&term, "silentterm", 0, &link, 9, cancel[0],
 		    why, sizeof why);
-		tap_ok(r == -1 && child_clock_ms() - t0 < 5000 && strcmp(why,
+		tap_ok(r == -1 && io_clock_ms() - t0 < 5000 && strcmp(why,
 		    "the session ended before its window opened") == 0,
 		    "a session that ends while its window opens: %s", why);
 		terminal_close(&link);
