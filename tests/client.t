@@ -23,6 +23,7 @@ from ptytest import (PTYCHAT, SLOW, TAP, TOP, Sections,  # noqa: E402
 TIMEOUT = 5.0 * SLOW
 USAGE = ("usage: ptychat [-46hqVv] [--fingerprint SHA256:...] [--no-tls] "
          "[--plain] [--raw]\n               host [port]\n"
+         "       ptychat --show-key\n"
          "Try 'ptychat --help' for more information.\n")
 
 t = TAP()
