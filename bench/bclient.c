@@ -14,9 +14,17 @@
  *                             on stdin, then ends them all
  *
  * Each mode prints one line of key=value results on stdout.
+ *
+ * With BCLIENT_VIA set (send, recv and ping only), the session goes
+ * through a client program instead of a socket of bclient's own: for
+ * example "ptychat -q %h %p" or "socat - OPENSSL:%h:%p,verify=0".  Its
+ * words (split on blanks; %h and %p become HOST and PORT) are run with
+ * standard input and output on a socketpair, whose other end bclient
+ * reads and writes as it would the socket.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,6 +41,7 @@
 #include "bench.h"
 
 #define CLIENT_BUF	65536
+#define CLIENT_VIA_WORDS	32
 
 static const char *host, *port;
 
@@ -42,6 +51,10 @@ static const char *host, *port;
  * there BCLIENT_LINGER_MS=0 closes at once instead.
  */
 static int linger_ms = 10000;
+
+/* BCLIENT_VIA, and the client program running it (or -1). */
+static const char *via;
+static pid_t via_pid = -1;
 
 static void __attribute__((noreturn))
 die(const char *what)
@@ -57,12 +70,80 @@ die_msg(const char *what)
 	exit(1);
 }
 
+/* Returns a copy of the len bytes of word, %h and %p replaced. */
+static char *
+client_via_word(const char *word, size_t len)
+{
+	char *out, *o;
+	size_t i, room;
+
+	room = len + 1;
+	for (i = 0; i + 1 < len; i++)
+		if (word[i] == '%')
+			room += strlen(host) + strlen(port);
+	if ((out = o = malloc(room)) == NULL)
+		die("malloc");
+	for (i = 0; i < len; i++) {
+		if (word[i] == '%' && i + 1 < len && (word[i + 1] == 'h' ||
+		    word[i + 1] == 'p')) {
+			strcpy(o, word[++i] == 'h' ? host : port);
+			o += strlen(o);
+		} else
+			*o++ = word[i];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Starts the BCLIENT_VIA program; returns bclient's end of its stdio. */
+static int
+client_via(void)
+{
+	char *argv[CLIENT_VIA_WORDS + 1];
+	const char *p = via;
+	size_t argc = 0, len;
+	int sv[2];
+
+	while (*p != '\0') {
+		if (*p == ' ') {
+			p++;
+			continue;
+		}
+		if (argc == CLIENT_VIA_WORDS)
+			die_msg("BCLIENT_VIA has too many words");
+		len = strcspn(p, " ");
+		argv[argc++] = client_via_word(p, len);
+		p += len;
+	}
+	argv[argc] = NULL;
+	if (argc == 0)
+		die_msg("BCLIENT_VIA is empty");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		die("socketpair");
+	if ((via_pid = fork()) == -1)
+		die("fork");
+	if (via_pid == 0) {
+		/* dup2 leaves the copies open across exec. */
+		if (dup2(sv[1], STDIN_FILENO) == -1 ||
+		    dup2(sv[1], STDOUT_FILENO) == -1)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "bclient: %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
 static int
 client_connect(void)
 {
 	struct addrinfo hints, *ai;
 	int fd, err;
 
+	if (via != NULL)
+		return client_via();
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -129,6 +210,9 @@ client_bye(int fd, char *buf)
 	ssize_t n;
 
 	(void)send(fd, bye, sizeof bye - 1, MSG_NOSIGNAL);
+	/* ncat stays until its input ends, even once the server has gone. */
+	if (via_pid > 0)
+		(void)shutdown(fd, SHUT_WR);
 	pfd.fd = fd;
 	pfd.events = POLLIN;
 	while (linger_ms > 0 && poll(&pfd, 1, linger_ms) > 0) {
@@ -137,6 +221,9 @@ client_bye(int fd, char *buf)
 			break;
 	}
 	close(fd);
+	/* The client program has its end of input: it is on its way out. */
+	if (via_pid > 0 && waitpid(via_pid, NULL, 0) == -1)
+		die("waitpid");
 }
 
 static void
@@ -341,6 +428,10 @@ main(int argc, char *argv[])
 	}
 	host = argv[2];
 	port = argv[3];
+	via = getenv("BCLIENT_VIA");
+	if (via != NULL && (strcmp(argv[1], "setup") == 0 ||
+	    strcmp(argv[1], "hold") == 0))
+		die_msg("BCLIENT_VIA works with send, recv and ping only");
 	if (strcmp(argv[1], "send") == 0)
 		mode_send(argv[4]);
 	else if (strcmp(argv[1], "recv") == 0)

@@ -234,18 +234,27 @@ bench_size(const char *text)
 }
 
 /*
- * Keeps the last bytes of a stream in tail (*taillen of them, at most
- * 63) and looks for marker there, so a marker split between reads is
- * found.  Returns 1 once the stream's last 63 bytes hold marker.
+ * Looks for marker (shorter than 63 bytes) in the n bytes of buf, and
+ * across the end of the reads before: tail keeps the stream's last bytes
+ * (*taillen of them, at most 63).  Returns 1 when marker is in this read
+ * or ends in it: text may come after it in the same read, such as
+ * ptychatd's notice that the client closed its side.
  */
 int
 bench_tail_has(char *tail, size_t *taillen, size_t room, const char *buf,
     size_t n, const char *marker)
 {
-	size_t keep;
+	char joint[128];
+	size_t keep, head, mlen = strlen(marker);
+	int found;
 
 	if (room > 64)
 		room = 64;
+	head = n < room - 1 ? n : room - 1;
+	memcpy(joint, tail, *taillen);
+	memcpy(joint + *taillen, buf, head);
+	found = memmem(joint, *taillen + head, marker, mlen) != NULL ||
+	    memmem(buf, n, marker, mlen) != NULL;
 	if (n >= room - 1) {
 		memcpy(tail, buf + n - (room - 1), room - 1);
 		*taillen = room - 1;
@@ -258,5 +267,5 @@ bench_tail_has(char *tail, size_t *taillen, size_t room, const char *buf,
 		memcpy(tail + *taillen, buf, n);
 		*taillen += n;
 	}
-	return memmem(tail, *taillen, marker, strlen(marker)) != NULL;
+	return found;
 }

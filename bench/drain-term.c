@@ -4,7 +4,9 @@
  * It takes its pty the way xterm -S does (-S<ptsname>/<fd>: the master on
  * fd, and its first act is to write a hex id line into it), or opens a
  * pty by path (--open, for socat's PTY,link=PATH), or is given it (--fd N,
- * for socat's EXEC:...,pty: the slave on fd 0).  With -S it then waits
+ * for socat's EXEC:...,pty: the slave on fd 0).  With --stdio it has no
+ * pty at all: it reads fd 0 and writes fd 1, two pipes from ncat --exec,
+ * which has no pty to offer.  With -S it then waits
  * for the server's first output (ptychatd's banner, written once the pty
  * is set up); it also sets an 80x24 window size, as xterm does, since
  * ptychatd's chat editor wraps lines to it.  Either way it writes
@@ -23,8 +25,9 @@
  * end closes, or after --timeout seconds.
  *
  * usage: drain-term [--mode drain|source|echo|idle] [--file F] [--bytes N]
- *            [--chunk N] [--hash] [--timeout S] [--open PATH | --fd N]
- *            [-T title] [-n name] [-S<ptsname>/<fd>]
+ *            [--chunk N] [--hash] [--timeout S]
+ *            [--open PATH | --fd N | --stdio] [-T title] [-n name]
+ *            [-S<ptsname>/<fd>]
  */
 #include <sys/ioctl.h>
 
@@ -59,19 +62,19 @@ drain_closed(ssize_t n)
 
 /* Reads and ignores until BYE or the end; then exits. */
 static void __attribute__((noreturn))
-drain_until_bye(int fd, char *buf)
+drain_until_bye(int in, char *buf)
 {
 	char tail[64];
 	size_t taillen = 0;
 	struct pollfd pfd;
 	ssize_t n;
 
-	pfd.fd = fd;
+	pfd.fd = in;
 	pfd.events = POLLIN;
 	for (;;) {
 		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
 			die("poll");
-		n = read(fd, buf, DRAIN_BUF);
+		n = read(in, buf, DRAIN_BUF);
 		if (drain_closed(n))
 			exit(0);
 		if (n > 0 && bench_tail_has(tail, &taillen, sizeof tail, buf,
@@ -81,7 +84,7 @@ drain_until_bye(int fd, char *buf)
 }
 
 static void __attribute__((noreturn))
-drain_run(int fd, char *buf, int hash)
+drain_run(int in, int out, char *buf, int hash)
 {
 	unsigned long long bytes = 0;
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
@@ -91,9 +94,9 @@ drain_run(int fd, char *buf, int hash)
 	int len;
 
 	for (;;) {
-		n = read(fd, buf, DRAIN_BUF);
+		n = read(in, buf, DRAIN_BUF);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN)) {
-			struct pollfd pfd = { fd, POLLIN, 0 };
+			struct pollfd pfd = { in, POLLIN, 0 };
 			(void)poll(&pfd, 1, -1);
 			continue;
 		}
@@ -114,39 +117,42 @@ drain_run(int fd, char *buf, int hash)
 	}
 	len = snprintf(done, sizeof done, "DONE got=%llu hash=%016llx\n",
 	    bytes, hash ? (unsigned long long)h : 0ULL);
-	if (bench_write_all(fd, done, (size_t)len) == -1)
+	if (bench_write_all(out, done, (size_t)len) == -1)
 		die("writing DONE");
-	drain_until_bye(fd, buf);
+	drain_until_bye(in, buf);
 }
 
 static void __attribute__((noreturn))
-drain_source(int fd, char *buf, const char *text, size_t textlen,
+drain_source(int in, int out, char *buf, const char *text, size_t textlen,
     unsigned long long want, size_t chunk)
 {
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	unsigned long long sent = 0;
 	size_t off = 0, len;
 	ssize_t n;
 
-	pfd.fd = fd;
+	/* On a pty, in and out are the same fd, polled twice. */
+	pfd[0].fd = in;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = out;
+	pfd[1].events = POLLOUT;
 	while (sent < want) {
-		pfd.events = POLLIN | POLLOUT;
-		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			die("poll");
-		if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			/* What the pty echoes, as a window would show it. */
-			n = read(fd, buf, DRAIN_BUF);
+			n = read(in, buf, DRAIN_BUF);
 			if (drain_closed(n))
 				exit(1);
 		}
-		if (!(pfd.revents & POLLOUT))
+		if (!(pfd[1].revents & POLLOUT))
 			continue;
 		len = textlen - off;
 		if (len > chunk)
 			len = chunk;
 		if (len > want - sent)
 			len = (size_t)(want - sent);
-		n = write(fd, text + off, len);
+		n = write(out, text + off, len);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -154,7 +160,7 @@ drain_source(int fd, char *buf, const char *text, size_t textlen,
 		sent += (unsigned long long)n;
 		off = (off + (size_t)n) % textlen;
 	}
-	drain_until_bye(fd, buf);
+	drain_until_bye(in, buf);
 }
 
 /* Returns where "P <digit>" starts in line, or NULL. */
@@ -171,7 +177,7 @@ drain_ping(char *line, size_t len)
 }
 
 static void __attribute__((noreturn))
-drain_echo(int fd, char *buf)
+drain_echo(int in, int out, char *buf)
 {
 	static char line[8192];
 	struct pollfd pfd;
@@ -179,12 +185,12 @@ drain_echo(int fd, char *buf)
 	size_t linelen = 0, len;
 	ssize_t n, i;
 
-	pfd.fd = fd;
+	pfd.fd = in;
 	pfd.events = POLLIN;
 	for (;;) {
 		if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
 			die("poll");
-		n = read(fd, buf, DRAIN_BUF);
+		n = read(in, buf, DRAIN_BUF);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (drain_closed(n))
@@ -206,7 +212,7 @@ drain_echo(int fd, char *buf)
 				memmove(line, p, len);
 				line[0] = 'Q';
 				line[len++] = '\n';
-				if (bench_write_all(fd, line, len) == -1)
+				if (bench_write_all(out, line, len) == -1)
 					exit(0);
 			} else if (memmem(line, len, BENCH_BYE,
 			    strlen(BENCH_BYE)) != NULL)
@@ -227,6 +233,7 @@ main(int argc, char *argv[])
 	struct winsize ws = { 24, 80, 0, 0 };
 	struct pollfd pfd;
 	int i, fd = -1, given_fd = -1, hash = 0, timeout = 600, len;
+	int out, stdio = 0;
 	ssize_t n;
 
 	for (i = 1; i < argc; i++) {
@@ -259,6 +266,8 @@ main(int argc, char *argv[])
 			open_path = argv[++i];
 		else if (strcmp(argv[i], "--fd") == 0 && i + 1 < argc)
 			given_fd = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--stdio") == 0)
+			stdio = 1;
 		else if ((strcmp(argv[i], "-T") == 0 ||
 		    strcmp(argv[i], "-n") == 0) && i + 1 < argc)
 			i++;
@@ -271,11 +280,11 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	if ((fd >= 0) + (open_path != NULL) + (given_fd >= 0) != 1 ||
+	if ((fd >= 0) + (open_path != NULL) + (given_fd >= 0) + stdio != 1 ||
 	    chunk == 0 ||
 	    (mode == SOURCE && file == NULL)) {
-		fprintf(stderr, "drain-term: need one of -S, --open and --fd; "
-		    "source needs --file\n");
+		fprintf(stderr, "drain-term: need one of -S, --open, --fd and "
+		    "--stdio; source needs --file\n");
 		return 2;
 	}
 	/* Nothing a benchmark starts may outlive it for long. */
@@ -292,6 +301,8 @@ main(int argc, char *argv[])
 
 	if (given_fd >= 0)
 		fd = given_fd;
+	else if (stdio)
+		fd = STDIN_FILENO;
 	else if (open_path != NULL) {
 		if ((fd = open(open_path, O_RDWR | O_NOCTTY | O_CLOEXEC)) == -1)
 			die(open_path);
@@ -315,18 +326,19 @@ main(int argc, char *argv[])
 				return 1;
 		}
 	}
-	if (bench_write_all(fd, BENCH_READY, strlen(BENCH_READY)) == -1)
+	out = stdio ? STDOUT_FILENO : fd;
+	if (bench_write_all(out, BENCH_READY, strlen(BENCH_READY)) == -1)
 		die("writing READY");
 
 	switch (mode) {
 	case DRAIN:
-		drain_run(fd, buf, hash);
+		drain_run(fd, out, buf, hash);
 	case SOURCE:
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1)
+		if (fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK) == -1)
 			die("O_NONBLOCK");
-		drain_source(fd, buf, text, textlen, want, chunk);
+		drain_source(fd, out, buf, text, textlen, want, chunk);
 	case ECHO:
-		drain_echo(fd, buf);
+		drain_echo(fd, out, buf);
 	case IDLE:
 		drain_until_bye(fd, buf);
 	}
