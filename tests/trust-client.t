@@ -4,8 +4,8 @@
 # with nothing sent when a key is not the right one, a clear line and
 # exit 1 for a server that does not speak TLS (never clear text instead),
 # --no-tls for plain servers, and its own key file and modes.  Servers:
-# openssl s_server with keys made here by openssl, socat in front of a
-# plain listener, plain listeners of our own.  Every party has a private
+# openssl s_server and ncat --ssl -l with keys made here by openssl, socat
+# in front of a plain listener, plain listeners of our own.  Every party has a private
 # XDG_CONFIG_HOME.
 import base64
 import hashlib
@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, Sections,  # noqa: E402
-                     children_of, kill_all, need_tools, run, wait_for)
+                     children_of, kill_all, missing_tools, need_tools, run,
+                     wait_for)
 
 TIMEOUT = 10.0 * SLOW
 # ptychat gives a server that sends nothing back this long (src/ptychat.c
@@ -134,6 +135,50 @@ class SServer:
             self.proc.kill()
         self.proc.wait()
         self.proc.stdin.close()
+
+
+class NServer:
+    """ncat --ssl -l with a key and certificate, on 127.0.0.1 port; -k: it
+    takes one connection after another, and what it is given goes to
+    each."""
+
+    def __init__(self, key, cert, port):
+        self.port = port
+        self.proc = subprocess.Popen(
+            ["ncat", "-l", "-k", "--ssl", "--ssl-key", key, "--ssl-cert",
+             cert, "127.0.0.1", str(port)], bufsize=0,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)
+        procs.append(self.proc)
+        # What its clients sent, and only that.
+        self.out = Output(self.proc.stdout)
+        if not wait_for(lambda: port_listening(port), TIMEOUT):
+            self.stop()
+            raise RuntimeError("ncat did not listen")
+
+    def say(self, text):
+        self.proc.stdin.write(text.encode())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdin.close()
+
+
+def openssl_fingerprint(key):
+    """The fingerprint as a person would make it with openssl and base64:
+    openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary |
+    base64, less the padding."""
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
+                          "-outform", "DER"], check=True,
+                         capture_output=True, timeout=TIMEOUT).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"],
+                            input=der, check=True, capture_output=True,
+                            timeout=TIMEOUT).stdout
+    b64 = subprocess.run(["base64"], input=digest, check=True,
+                         capture_output=True, timeout=TIMEOUT).stdout
+    return "SHA256:" + b64.decode().strip().rstrip("=")
 
 
 class Client:
@@ -353,6 +398,43 @@ def pinning(tmp):
              srv.out.text()[-400:])
         t.ok(not os.path.exists(config(env, "known_hosts")),
              "pin wrong: no known_hosts written")
+    finally:
+        srv.stop()
+
+
+def ncat_pinning(tmp):
+    """The same against ncat --ssl -l, the pin made with openssl and
+    base64 as a person would."""
+    reason = missing_tools("ncat", "base64")
+    if reason:
+        t.skip("ncat --ssl -l", reason, 6, tool=True)
+        return
+    key1, _ = make_key(tmp, "other")
+    key2, cert2 = make_key(tmp, "ncat")
+    fp1, fp2 = openssl_fingerprint(key1), openssl_fingerprint(key2)
+    env = party(tmp, "nina")
+    srv = NServer(key2, cert2, free_port())
+    try:
+        status, err, heard, answered = talk(env, ["--fingerprint", fp2],
+                                            srv, "hello ncat",
+                                            "hello from ncat")
+        t.ok(status == 0 and heard and answered,
+             "ncat, pin right: it talks, both ways",
+             (status, err, srv.out.text()[-300:]))
+        t.eq(err, CLOSED, "ncat, pin right: nothing said about the key")
+        status, err = refused(env, ["--fingerprint", fp1, "127.0.0.1",
+                                    str(srv.port)], "pinned secret\n")
+        t.eq(status, 3, "ncat, pin wrong: exit 3")
+        t.ok(re.search(r"expected: +%s\n" % re.escape(fp1), err) and
+             re.search(r"presented: +%s\n" % re.escape(fp2), err),
+             "ncat, pin wrong: a warning with both keys", err)
+        status, _, heard, _ = talk(env, ["--fingerprint", fp2], srv,
+                                   "marker after the pin", "ok")
+        t.ok(status == 0 and heard and "pinned secret" not in
+             srv.out.text(), "ncat, pin wrong: ncat never got the text "
+             "typed", srv.out.text()[-400:])
+        t.ok(not os.path.exists(config(env, "known_hosts")),
+             "ncat: no known_hosts written")
     finally:
         srv.stop()
 
@@ -666,6 +748,7 @@ try:
     sections.run("first use", first_use)
     sections.run("changed key", changed_key)
     sections.run("pinning", pinning)
+    sections.run("pinning against ncat", ncat_pinning)
     sections.run("not TLS", not_tls)
     sections.run("key files", key_files)
     sections.run("usage", usage)
