@@ -318,18 +318,20 @@ def stop_during_handshakes(tmp):
         for r in runners:
             r.join(TIMEOUT * SLOW)
         log = srv.text()
+        # A handshake the stop cut short is no client's failure.
+        blamed = re.findall(r".*TLS handshake: .*", log)
         if not (held and status == 0 and took < 2.0 * SLOW and gone and
-                len(done) == 4 and
+                len(done) == 4 and not blamed and
                 not re.search(r"Sanitizer|runtime error", log)):
             t.diag("round %d: held all %r, status %r after %.1f s, "
-                   "windows gone %r, %d handshakers done\n%s"
+                   "windows gone %r, %d handshakers done, %r\n%s"
                    % (rounds, held, status, took, gone, len(done),
-                      log[-2000:]))
+                      blamed[:2], log[-2000:]))
             break
         clean += 1
     t.eq(clean, rounds, "SIGTERM during 12 handshakes, %d rounds: exit "
-         "0 within %.0f s, no sanitizer report, every window gone"
-         % (rounds, 2.0 * SLOW))
+         "0 within %.0f s, no sanitizer report, no handshake failure "
+         "logged, every window gone" % (rounds, 2.0 * SLOW))
     t.diag("%d rounds in %.1f s, the slowest stop %.2f s"
            % (rounds, time.monotonic() - start, slowest))
 
