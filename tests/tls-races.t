@@ -22,9 +22,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (SLOW, TAP, ConsoleServer, Sections, counts,  # noqa
-                     fd_targets, missing_tools, process_alive, read_text, settled,
-                     wait_for, zombies)
+from ptytest import (SLOW, TAP, ConsoleServer, Sections,  # noqa: E402
+                     counts, fd_targets, missing_tools, process_alive,
+                     read_text, settled, wait_for, zombies)
 
 t = TAP()
 sections = Sections(t)
@@ -32,6 +32,8 @@ ROUNDS = 300
 # Seconds each section may spend on its rounds: a sanitizer build runs as
 # many as fit in its own, longer, budget.
 BUDGET = 8.0 if SLOW <= 1 else 20.0
+# Seconds to wait for one thing: ptytest's waits scale it by SLOW
+# themselves, socket timeouts here do.
 TIMEOUT = 5.0
 
 CTX = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -123,8 +125,7 @@ def serves(srv, number):
     operator's reaches it, and closing the window ends it."""
     c = TLSClient(srv.port)
     w = srv.window(number)
-    banner = w is not None and w.wait_text("Close this window",
-                                           TIMEOUT * SLOW)
+    banner = w is not None and w.wait_text("Close this window", TIMEOUT)
     t.ok(banner and "Connection: TLS, no key." in w.text(),
          "a new TLS client gets window %d, marked TLS, no key" % number,
          w.text()[:300] if w else "no window")
@@ -152,7 +153,7 @@ def baseline(srv):
     c = TLSClient(srv.port)
     w = srv.window(1)
     if w is not None:
-        w.wait_text("Close this window", TIMEOUT * SLOW)
+        w.wait_text("Close this window", TIMEOUT)
         w.close()
     c.pump()
     c.close()
@@ -207,69 +208,56 @@ def hang_up_while_typing(srv):
     wound_down(srv, rounds + 2, base)
 
 
-def close_during_paste(srv):
-    """The TLS client pastes 256 KiB; its window is closed once 32 KiB
-    have gone."""
+def paste_cut(srv, cut, ended, what, outcome):
+    """Rounds of a TLS client pasting 256 KiB, cut(number, window) called
+    once 32 KiB have gone: each client's connection ends, and ended(number,
+    window), the outcome, holds."""
     base = baseline(srv)
-    start, rounds, ended = time.monotonic(), 0, 0
+    start, rounds, good = time.monotonic(), 0, 0
     paste = ("p" * 1023 + "\n").encode() * 256
     while rounds_left(start, rounds):
         rounds += 1
         number = rounds + 1
         c = TLSClient(srv.port)
         w = srv.window(number)
-        c.pump(paste, at=32768, then=w.close, timeout=10)
+        if w is None or not w.wait_text("Close this window", TIMEOUT):
+            t.diag("round %d: no window" % rounds)
+            break
+        c.pump(paste, at=32768, then=lambda: cut(number, w), timeout=10)
         c.close()
         if c.ended is None:
             t.diag("round %d: the client's connection did not end"
                    % rounds)
             break
-        if not srv.wait_log(r"session %d \S+: window closed" % number,
-                            TIMEOUT):
-            t.diag("round %d: no window closed in the log" % rounds)
+        if not ended(number, w):
+            t.diag("round %d: the session did not end so" % rounds)
             break
-        ended += 1
-    t.eq(ended, rounds, "window closed during a 256 KiB TLS paste, %d "
-         "rounds: each client's connection ends" % rounds)
+        good += 1
+    t.eq(good, rounds, "%s during a 256 KiB TLS paste, %d rounds: each "
+         "client's connection ends, %s" % (what, rounds, outcome))
     t.diag("%d rounds in %.1f s" % (rounds, time.monotonic() - start))
     wound_down(srv, rounds + 2, base)
 
 
+def close_during_paste(srv):
+    """The window is closed during the paste: the log says so."""
+    paste_cut(srv, lambda number, w: w.close(),
+              lambda number, w: srv.wait_log(r"session %d \S+: window "
+                                             r"closed" % number, TIMEOUT),
+              "window closed", "the log says so")
+
+
 def kick_during_paste(tmp):
-    """The same paste, and the operator types kick N once 32 KiB have
-    gone."""
+    """The operator types kick N during the paste: the window goes."""
     con = ConsoleServer(tmp, tls=True)
     sections.defer(con.close)
     if not t.ok(con.port and con.pid, "ptychatd runs with its console",
                 con.screen()):
         return
-    base = baseline(con)
-    start, rounds, kicked = time.monotonic(), 0, 0
-    paste = ("k" * 1023 + "\n").encode() * 256
-    while rounds_left(start, rounds):
-        rounds += 1
-        number = rounds + 1
-        c = TLSClient(con.port)
-        w = con.window(number)
-        if w is None or not w.wait_text("Close this window",
-                                        TIMEOUT * SLOW):
-            t.diag("round %d: no window" % rounds)
-            break
-        c.pump(paste, at=32768,
-               then=lambda: con.type("kick %d" % number), timeout=10)
-        c.close()
-        if c.ended is None:
-            t.diag("round %d: the client's connection did not end"
-                   % rounds)
-            break
-        if not wait_for(lambda: not process_alive(w.pid), TIMEOUT):
-            t.diag("round %d: the window stayed" % rounds)
-            break
-        kicked += 1
-    t.eq(kicked, rounds, "kick during a 256 KiB TLS paste, %d rounds: "
-         "each client hung up on, each window closed" % rounds)
-    t.diag("%d rounds in %.1f s" % (rounds, time.monotonic() - start))
-    wound_down(con, rounds + 2, base)
+    paste_cut(con, lambda number, w: con.type("kick %d" % number),
+              lambda number, w: wait_for(lambda: not process_alive(w.pid),
+                                         TIMEOUT),
+              "kick", "its window goes")
     t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
 
 

@@ -5,8 +5,8 @@
 # exit 1 for a server that does not speak TLS (never clear text instead),
 # --no-tls for plain servers, and its own key file and modes.  Servers:
 # openssl s_server and ncat --ssl -l with keys made here by openssl, socat
-# in front of a plain listener, plain listeners of our own.  Every party has a private
-# XDG_CONFIG_HOME.
+# in front of a plain listener, plain listeners of our own.  Every party
+# has a private XDG_CONFIG_HOME.
 import base64
 import hashlib
 import os
@@ -137,10 +137,10 @@ class SServer:
         self.proc.stdin.close()
 
 
-class NServer:
+class NServer(SServer):
     """ncat --ssl -l with a key and certificate, on 127.0.0.1 port; -k: it
     takes one connection after another, and what it is given goes to
-    each."""
+    each.  Its output is what its clients sent, and only that."""
 
     def __init__(self, key, cert, port):
         self.port = port
@@ -150,20 +150,10 @@ class NServer:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL)
         procs.append(self.proc)
-        # What its clients sent, and only that.
         self.out = Output(self.proc.stdout)
         if not wait_for(lambda: port_listening(port), TIMEOUT):
             self.stop()
             raise RuntimeError("ncat did not listen")
-
-    def say(self, text):
-        self.proc.stdin.write(text.encode())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc.stdin.close()
 
 
 def openssl_fingerprint(key):
@@ -366,77 +356,58 @@ def changed_key(tmp):
         srv.stop()
 
 
-def pinning(tmp):
+def pinning_against(tmp, server, fingerprint_of, name):
+    """ptychat --fingerprint against server (SServer, NServer), its key
+    and another's fingerprints made by fingerprint_of."""
     key1, _ = make_key(tmp, "other")
-    key2, cert2 = make_key(tmp, "server")
-    fp1, fp2 = fingerprint(key1), fingerprint(key2)
+    key2, cert2 = make_key(tmp, name)
+    fp1, fp2 = fingerprint_of(key1), fingerprint_of(key2)
     env = party(tmp, "bob")
-    srv = SServer(key2, cert2, free_port())
+    srv = server(key2, cert2, free_port())
     try:
         status, err, heard, answered = talk(env, ["--fingerprint", fp2],
                                             srv, "pinned hello",
                                             "pinned reply")
         t.ok(status == 0 and heard and answered,
-             "pin right: it talks, both ways", (status, err))
-        t.eq(err, CLOSED, "pin right: nothing said about the key")
+             "%s, pin right: it talks, both ways" % name,
+             (status, err, srv.out.text()[-300:]))
+        t.eq(err, CLOSED, "%s, pin right: nothing said about the key"
+             % name)
         t.ok(not os.path.exists(config(env, "known_hosts")),
-             "pin right: no known_hosts written")
+             "%s, pin right: no known_hosts written" % name)
 
         status, err = refused(env, ["--fingerprint", fp1, "127.0.0.1",
                                     str(srv.port)], "pinned secret\n")
-        t.eq(status, 3, "pin wrong: exit 3")
+        t.eq(status, 3, "%s, pin wrong: exit 3" % name)
         t.ok(err.startswith("ptychat: WARNING: the key of 127.0.0.1 port "
                             "%d is NOT the one given with --fingerprint\n"
                             % srv.port) and
              re.search(r"expected: +%s\n" % re.escape(fp1), err) and
              re.search(r"presented: +%s\n" % re.escape(fp2), err),
-             "pin wrong: a warning with both keys", err)
+             "%s, pin wrong: a warning with both keys" % name, err)
         status, _, heard, _ = talk(env, ["--fingerprint", fp2], srv,
                                    "marker after the pin", "ok")
         t.ok(heard and "pinned secret" not in srv.out.text(),
-             "pin wrong: s_server never saw the text typed",
+             "%s, pin wrong: it never got the text typed" % name,
              srv.out.text()[-400:])
         t.ok(not os.path.exists(config(env, "known_hosts")),
-             "pin wrong: no known_hosts written")
+             "%s, pin wrong: no known_hosts written" % name)
     finally:
         srv.stop()
+
+
+def pinning(tmp):
+    pinning_against(tmp, SServer, fingerprint, "s_server")
 
 
 def ncat_pinning(tmp):
-    """The same against ncat --ssl -l, the pin made with openssl and
+    """The same against ncat --ssl -l, the pins made with openssl and
     base64 as a person would."""
     reason = missing_tools("ncat", "base64")
     if reason:
-        t.skip("ncat --ssl -l", reason, 6, tool=True)
+        t.skip("ncat --ssl -l", reason, 7, tool=True)
         return
-    key1, _ = make_key(tmp, "other")
-    key2, cert2 = make_key(tmp, "ncat")
-    fp1, fp2 = openssl_fingerprint(key1), openssl_fingerprint(key2)
-    env = party(tmp, "nina")
-    srv = NServer(key2, cert2, free_port())
-    try:
-        status, err, heard, answered = talk(env, ["--fingerprint", fp2],
-                                            srv, "hello ncat",
-                                            "hello from ncat")
-        t.ok(status == 0 and heard and answered,
-             "ncat, pin right: it talks, both ways",
-             (status, err, srv.out.text()[-300:]))
-        t.eq(err, CLOSED, "ncat, pin right: nothing said about the key")
-        status, err = refused(env, ["--fingerprint", fp1, "127.0.0.1",
-                                    str(srv.port)], "pinned secret\n")
-        t.eq(status, 3, "ncat, pin wrong: exit 3")
-        t.ok(re.search(r"expected: +%s\n" % re.escape(fp1), err) and
-             re.search(r"presented: +%s\n" % re.escape(fp2), err),
-             "ncat, pin wrong: a warning with both keys", err)
-        status, _, heard, _ = talk(env, ["--fingerprint", fp2], srv,
-                                   "marker after the pin", "ok")
-        t.ok(status == 0 and heard and "pinned secret" not in
-             srv.out.text(), "ncat, pin wrong: ncat never got the text "
-             "typed", srv.out.text()[-400:])
-        t.ok(not os.path.exists(config(env, "known_hosts")),
-             "ncat: no known_hosts written")
-    finally:
-        srv.stop()
+    pinning_against(tmp, NServer, openssl_fingerprint, "ncat")
 
 
 def plain_server(kind, env):
