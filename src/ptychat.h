@@ -522,6 +522,8 @@ SSL	*tls_connect(SSL_CTX *, int fd, int timeout_ms, int cancel, char *err,
 	    size_t errlen);
 /* The peer's key: 0 with its fingerprint, or -1 when it sent no certificate. */
 int	 tls_peer_fingerprint(SSL *, char out[FINGERPRINT_MAX]);
+/* Frees what OpenSSL holds for the calling thread; it may use it again. */
+void	 tls_thread_done(void);
 
 /* A client connection, plain (ssl NULL) or TLS.  One thread may receive
  * while another sends; the lock (held only inside these calls, never

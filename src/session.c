@@ -168,6 +168,12 @@ session_release(struct session *s)
 {
 	struct outbox_msg *m, *next;
 
+	/*
+	 * Once the last session is counted out the server may exit, before
+	 * this thread has: it frees its OpenSSL state before it counts
+	 * itself out, and the last one again after SSL_free.
+	 */
+	tls_thread_done();
 	if (atomic_fetch_sub(&s->threads, 1) != 1)
 		return;
 	/* Out of the list first: what is found there has its fds open. */
@@ -202,6 +208,7 @@ session_release(struct session *s)
 	transcript_close(s->transcript);
 	log_debug("session %lu %s: ended", s->number, s->peer.label);
 	free(s);
+	tls_thread_done();
 
 	pthread_mutex_lock(&session_lock);
 	session_live--;
@@ -532,7 +539,8 @@ session_front(struct session *s)
 	if (kind == FRONT_TLS) {
 		if ((ssl = tls_accept(s->config->tls, s->sock,
 		    TLS_HANDSHAKE_MS, s->hangup, why, sizeof why)) == NULL) {
-			if (errno != ECANCELED)
+			/* A kick or a stop, not the client, cut it short. */
+			if (errno != ECANCELED && !session_ending(s))
 				log_info("session %lu %s: TLS handshake: %s",
 				    s->number, s->peer.label, why);
 			session_turn_away(s, NULL);

@@ -388,6 +388,17 @@ tls_peer_fingerprint(SSL *ssl, char out[FINGERPRINT_MAX])
 	return identity_fingerprint(cert, out);
 }
 
+/*
+ * Frees what OpenSSL keeps for the calling thread (its error queue, its
+ * random generators).  OpenSSL frees it as the thread exits, but a
+ * detached thread may still be exiting when the program does.
+ */
+void
+tls_thread_done(void)
+{
+	OPENSSL_thread_stop();
+}
+
 /* Starts a connection on fd: TLS through ssl, or plain when ssl is NULL. */
 void
 conn_init(struct conn *c, int fd, SSL *ssl)

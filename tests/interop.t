@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
-# Other people's clients against the real ptychatd, with the stand-in
-# terminal: OpenBSD nc, ncat, socat, telnet, a plain Python socket script
-# and our own ptychat.  For each one: its line shows in its window with a
-# plain line end, a line typed in the window reaches its standard output,
-# its end of input (where it can half-close) shows in the window while
-# replies still reach it, and closing the window ends it.
+# Other people's clients against the real ptychatd (TLS on, as started
+# with no options), with the stand-in terminal: in clear, OpenBSD nc,
+# ncat, socat, telnet, a plain Python socket script and ptychat --no-tls;
+# over TLS, openssl s_client, ncat --ssl, socat OPENSSL: and ptychat.  For
+# each one: its window's banner and the server's log say how it came
+# ("plain (not encrypted)", "TLS, no key", or ptychat's key as openssl
+# computes it), its line shows in its window with a plain line end, a
+# line typed in the window reaches its standard output, its end of input
+# (where it can half-close) shows in the window while replies still reach
+# it, and closing the window ends it.
 #
 # A missing tool skips its own checks (TAP "# SKIP"), or fails them when
 # PTYCHAT_REQUIRE_X=1.
+import base64
+import hashlib
 import os
+import re
 import select
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHAT, SLOW, TAP, Sections,  # noqa: E402
-                     children_of, kill_all, missing_tools, process_alive,
-                     wait_for)
+from ptytest import (CONFIG_HOME, PTYCHAT, SLOW, TAP,  # noqa: E402
+                     Sections, children_of, kill_all, missing_tools,
+                     process_alive, wait_for)
 
 TIMEOUT = 5.0 * SLOW
 
@@ -44,8 +51,9 @@ while True:
 """
 
 # Checks made for each client; a skipped client skips this many.
-CHECKS_FULL = 6         # with a half-close
-CHECKS_PLAIN = 4        # without
+CHECKS_FULL = 7         # with a half-close
+CHECKS_PLAIN = 5        # without
+PLAIN = "plain (not encrypted)"
 
 
 def openbsd_nc():
@@ -58,15 +66,29 @@ def openbsd_nc():
     return None
 
 
+def ptychat_key():
+    """How the server names ptychat's key (made on its first use, in the
+    test's private configuration): its fingerprint, by openssl and
+    Python."""
+    der = subprocess.run(["openssl", "pkey", "-in",
+                          os.path.join(CONFIG_HOME, "ptychat",
+                                       "ptychat.key"),
+                          "-pubout", "-outform", "DER"],
+                         capture_output=True, timeout=TIMEOUT).stdout
+    return "TLS, key SHA256:" + base64.b64encode(
+        hashlib.sha256(der).digest()).decode().rstrip("=")
+
+
 class Tool:
     def __init__(self, name, argv, missing, half_close, greets=False,
-                 want_stderr=None):
+                 want_stderr=None, who=PLAIN):
         self.name = name
         self.argv = argv                # PORT becomes the port number
         self.missing = missing          # None, or why it cannot run
         self.half_close = half_close    # stdin EOF leaves reading open
         self.greets = greets            # sends "hello from NAME" itself
         self.want_stderr = want_stderr  # ours: exit 0 with this stderr
+        self.who = who                  # how it came, or a function
 
 
 def read_until(p, want, timeout=TIMEOUT):
@@ -96,6 +118,15 @@ def exercise(t, srv, number, tool):
     except RuntimeError as e:
         t.ok(False, "%s: its window opens" % name, e)
         return p
+    who = tool.who() if callable(tool.who) else tool.who
+    t.ok("\r\nConnection: %s.\r\n" % who in w.text() and
+         srv.wait_log(r"session %d \S+: connected: %s\n"
+                      % (number, re.escape(who))),
+         "%s: its banner and the log say %s" % (
+             name, who if who == tool.who else "its key, as openssl "
+             "computes it"),
+         repr(w.text()[:300]))
+
     line = "hello from %s" % name
     if not tool.greets:
         p.stdin.write(line.encode() + b"\n")
@@ -156,8 +187,24 @@ tools = [
     Tool("python socket script",
          [sys.executable, "-c", PY_CLIENT, "PORT",
           "hello from python socket script\r\n"], None, True, True, ""),
-    Tool("ptychat", [PTYCHAT, "--no-tls", "127.0.0.1", "PORT"], None, True,
-         False, "ptychat: connection closed by server\n"),
+    Tool("ptychat --no-tls", [PTYCHAT, "--no-tls", "127.0.0.1", "PORT"],
+         None, True, False, "ptychat: connection closed by server\n"),
+    # -quiet already ignores the end of input (-ign_eof): without it
+    # s_client quits there, with no half-close.  -nocommands: a line
+    # that starts with Q, R or k is text, not a command.
+    Tool("openssl s_client", ["openssl", "s_client", "-quiet", "-ign_eof",
+                              "-nocommands", "-verify_quiet", "-tls1_3",
+                              "-connect", "127.0.0.1:PORT"],
+         missing_tools("openssl"), False, who="TLS, no key"),
+    Tool("ncat --ssl", ["ncat", "--ssl", "127.0.0.1", "PORT"],
+         missing_tools("ncat"), True, who="TLS, no key"),
+    # As in clear, socat quits 0.5 s after its stdin ends.
+    Tool("socat OPENSSL", ["socat", "-", "OPENSSL:127.0.0.1:PORT,verify=0"],
+         missing_tools("socat"), False, who="TLS, no key"),
+    # TLS by default; its key is made on first use, here.  -q: not a
+    # word about the server's new key, nor the end.
+    Tool("ptychat over TLS", [PTYCHAT, "-q", "127.0.0.1", "PORT"],
+         missing_tools("openssl"), True, False, "", ptychat_key),
 ]
 
 

@@ -4,9 +4,9 @@
 # with nothing sent when a key is not the right one, a clear line and
 # exit 1 for a server that does not speak TLS (never clear text instead),
 # --no-tls for plain servers, and its own key file and modes.  Servers:
-# openssl s_server with keys made here by openssl, socat in front of a
-# plain listener, plain listeners of our own.  Every party has a private
-# XDG_CONFIG_HOME.
+# openssl s_server and ncat --ssl -l with keys made here by openssl, socat
+# in front of a plain listener, plain listeners of our own.  Every party
+# has a private XDG_CONFIG_HOME.
 import base64
 import hashlib
 import os
@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, Sections,  # noqa: E402
-                     children_of, kill_all, need_tools, run, wait_for)
+                     children_of, kill_all, missing_tools, need_tools, run,
+                     wait_for)
 
 TIMEOUT = 10.0 * SLOW
 # ptychat gives a server that sends nothing back this long (src/ptychat.c
@@ -134,6 +135,40 @@ class SServer:
             self.proc.kill()
         self.proc.wait()
         self.proc.stdin.close()
+
+
+class NServer(SServer):
+    """ncat --ssl -l with a key and certificate, on 127.0.0.1 port; -k: it
+    takes one connection after another, and what it is given goes to
+    each.  Its output is what its clients sent, and only that."""
+
+    def __init__(self, key, cert, port):
+        self.port = port
+        self.proc = subprocess.Popen(
+            ["ncat", "-l", "-k", "--ssl", "--ssl-key", key, "--ssl-cert",
+             cert, "127.0.0.1", str(port)], bufsize=0,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL)
+        procs.append(self.proc)
+        self.out = Output(self.proc.stdout)
+        if not wait_for(lambda: port_listening(port), TIMEOUT):
+            self.stop()
+            raise RuntimeError("ncat did not listen")
+
+
+def openssl_fingerprint(key):
+    """The fingerprint as a person would make it with openssl and base64:
+    openssl pkey -pubout -outform DER | openssl dgst -sha256 -binary |
+    base64, less the padding."""
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
+                          "-outform", "DER"], check=True,
+                         capture_output=True, timeout=TIMEOUT).stdout
+    digest = subprocess.run(["openssl", "dgst", "-sha256", "-binary"],
+                            input=der, check=True, capture_output=True,
+                            timeout=TIMEOUT).stdout
+    b64 = subprocess.run(["base64"], input=digest, check=True,
+                         capture_output=True, timeout=TIMEOUT).stdout
+    return "SHA256:" + b64.decode().strip().rstrip("=")
 
 
 class Client:
@@ -321,40 +356,58 @@ def changed_key(tmp):
         srv.stop()
 
 
-def pinning(tmp):
+def pinning_against(tmp, server, fingerprint_of, name):
+    """ptychat --fingerprint against server (SServer, NServer), its key
+    and another's fingerprints made by fingerprint_of."""
     key1, _ = make_key(tmp, "other")
-    key2, cert2 = make_key(tmp, "server")
-    fp1, fp2 = fingerprint(key1), fingerprint(key2)
+    key2, cert2 = make_key(tmp, name)
+    fp1, fp2 = fingerprint_of(key1), fingerprint_of(key2)
     env = party(tmp, "bob")
-    srv = SServer(key2, cert2, free_port())
+    srv = server(key2, cert2, free_port())
     try:
         status, err, heard, answered = talk(env, ["--fingerprint", fp2],
                                             srv, "pinned hello",
                                             "pinned reply")
         t.ok(status == 0 and heard and answered,
-             "pin right: it talks, both ways", (status, err))
-        t.eq(err, CLOSED, "pin right: nothing said about the key")
+             "%s, pin right: it talks, both ways" % name,
+             (status, err, srv.out.text()[-300:]))
+        t.eq(err, CLOSED, "%s, pin right: nothing said about the key"
+             % name)
         t.ok(not os.path.exists(config(env, "known_hosts")),
-             "pin right: no known_hosts written")
+             "%s, pin right: no known_hosts written" % name)
 
         status, err = refused(env, ["--fingerprint", fp1, "127.0.0.1",
                                     str(srv.port)], "pinned secret\n")
-        t.eq(status, 3, "pin wrong: exit 3")
+        t.eq(status, 3, "%s, pin wrong: exit 3" % name)
         t.ok(err.startswith("ptychat: WARNING: the key of 127.0.0.1 port "
                             "%d is NOT the one given with --fingerprint\n"
                             % srv.port) and
              re.search(r"expected: +%s\n" % re.escape(fp1), err) and
              re.search(r"presented: +%s\n" % re.escape(fp2), err),
-             "pin wrong: a warning with both keys", err)
+             "%s, pin wrong: a warning with both keys" % name, err)
         status, _, heard, _ = talk(env, ["--fingerprint", fp2], srv,
                                    "marker after the pin", "ok")
         t.ok(heard and "pinned secret" not in srv.out.text(),
-             "pin wrong: s_server never saw the text typed",
+             "%s, pin wrong: it never got the text typed" % name,
              srv.out.text()[-400:])
         t.ok(not os.path.exists(config(env, "known_hosts")),
-             "pin wrong: no known_hosts written")
+             "%s, pin wrong: no known_hosts written" % name)
     finally:
         srv.stop()
+
+
+def pinning(tmp):
+    pinning_against(tmp, SServer, fingerprint, "s_server")
+
+
+def ncat_pinning(tmp):
+    """The same against ncat --ssl -l, the pins made with openssl and
+    base64 as a person would."""
+    reason = missing_tools("ncat", "base64")
+    if reason:
+        t.skip("ncat --ssl -l", reason, 7, tool=True)
+        return
+    pinning_against(tmp, NServer, openssl_fingerprint, "ncat")
 
 
 def plain_server(kind, env):
@@ -666,6 +719,7 @@ try:
     sections.run("first use", first_use)
     sections.run("changed key", changed_key)
     sections.run("pinning", pinning)
+    sections.run("pinning against ncat", ncat_pinning)
     sections.run("not TLS", not_tls)
     sections.run("key files", key_files)
     sections.run("usage", usage)

@@ -204,7 +204,7 @@ def process_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             stat = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return False
     return stat[stat.rfind(")") + 2:].split()[0] != "Z"
 
