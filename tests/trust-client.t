@@ -11,7 +11,6 @@ import base64
 import hashlib
 import os
 import re
-import select
 import shutil
 import socket
 import stat
