@@ -594,6 +594,21 @@ size_t	 child_count(void);
 int	 child_log_init(void);
 int	 child_output(const char *);
 
+/* notify.c: desktop notifications through notify-send, never blocking. */
+/*
+ * Shows summary/body (both made safe by the caller) with notify-send, in
+ * the background.  actions: NULL, or names and labels ("accept=Accept")
+ * ending with NULL; when the user picks one, on_action(session, name)
+ * runs on a thread of notify.c's (never the accept loop).  A missing or
+ * failing notify-send is one debug log line, never an error.  Returns 0,
+ * or -1 when notifications are off (--no-notify) or notify-send is absent.
+ */
+int	 notify_post(const char *summary, const char *body,
+	    const char *const *actions,
+	    void (*on_action)(unsigned long session, const char *name),
+	    unsigned long session);
+void	 notify_init(int enabled);	/* from main, after options */
+
 /* terminal.c */
 enum terminal_kind {
 	TERMINAL_HANDOFF,	/* -S<pts>/<fd>: master on fd 3, an id line */
