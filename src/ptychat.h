@@ -74,6 +74,9 @@ void	 editor_print(struct editor *, const void *, size_t,
 	    struct editor_buf *);
 void	 editor_note(struct editor *, const char *, struct editor_buf *);
 size_t	 editor_pending(const struct editor *);
+/* A window's focus, as its terminal last reported it (DECSET 1004). */
+enum focus { FOCUS_UNKNOWN, FOCUS_IN, FOCUS_OUT };
+enum focus editor_focus(const struct editor *);
 void	 editor_finish(struct editor *, struct editor_buf *);
 void	 editor_buf_free(struct editor_buf *);
 
@@ -109,6 +112,8 @@ int	 chatline_note(struct chatline *, const char *);
 int	 chatline_keys(struct chatline *, const void *, size_t, int,
 	    struct editor_buf *, int *);
 size_t	 chatline_pending(struct chatline *);
+enum focus chatline_focus(struct chatline *);
+int	 chatline_bell(struct chatline *);
 int	 chatline_finish(struct chatline *);
 
 /* io.c */
@@ -321,7 +326,9 @@ enum key_kind {
 	KEY_LEFT,
 	KEY_HOME,
 	KEY_END,
-	KEY_DELETE
+	KEY_DELETE,
+	KEY_FOCUS_IN,	/* the window got the keyboard focus (DECSET 1004) */
+	KEY_FOCUS_OUT	/* and lost it */
 };
 
 /* A key; text points into the bytes given or the parser's state. */
@@ -662,6 +669,24 @@ char	**termcmd_argv(const struct terminal *, const char *const *,
 	    unsigned long, const struct peer *, const char *, int);
 void	 termcmd_free(char **);
 
+/* attention.c */
+/* What a session knows of its window's focus, and when it last called. */
+struct attention {
+	atomic_int	 focus;		/* enum focus */
+	atomic_ulong	 unread;	/* the client's lines begun since the
+					   window last had the focus */
+	atomic_llong	 bell_ms;	/* CLOCK_MONOTONIC of the last bell */
+	long long	 notice_ms;	/* of the last notification (reader's) */
+	int		 mid_line;	/* the client's line has begun (reader's) */
+};
+
+struct session;
+void	 attention_init(struct attention *);
+void	 attention_focus(struct session *, enum focus);
+void	 attention_seen(struct session *);
+void	 attention_peer(struct session *, const char *, size_t);
+void	 attention_connected(struct session *);
+
 /* session.c */
 #define SESSION_NO_WINDOW	"ptychatd: no operator window is available\n"
 
@@ -713,6 +738,7 @@ struct session {
 	atomic_ullong	 bytes_in;	/* from the client */
 	atomic_ullong	 bytes_out;	/* to the client */
 	struct transcript *transcript;	/* --log-dir's file, or NULL */
+	struct attention attention;	/* focus, unread lines, alerts */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
 
@@ -726,6 +752,8 @@ struct session_view {
 	const char	*state;
 	char		 key[FINGERPRINT_MAX];
 	char		 name[64];
+	unsigned long	 unread;	/* lines since the window had the focus */
+	int		 focused;	/* the window has the keyboard focus */
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
