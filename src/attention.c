@@ -44,22 +44,22 @@ attention_init(struct attention *a)
 }
 
 /*
- * The window's terminal reported its focus (the writer relay, after each
- * read of keys).  Gaining it reads every line, and the next loss may ring
- * at once.
+ * What the window's terminal last reported of its focus, and whether it
+ * gained it meanwhile (the writer relay, after each read of keys).
+ * Gaining it reads every line, and the next loss may ring at once.
  */
 void
-attention_focus(struct session *s, enum focus f)
+attention_focus(struct session *s, enum focus f, int gained)
 {
 	struct attention *a = &s->attention;
 
-	if (f == FOCUS_UNKNOWN || atomic_exchange(&a->focus, (int)f) ==
-	    (int)f)
-		return;
-	if (f == FOCUS_IN) {
+	if (gained) {
 		atomic_store(&a->unread, 0);
 		atomic_store(&a->bell_ms, ATTENTION_NEVER);
 	}
+	if (f == FOCUS_UNKNOWN || atomic_exchange(&a->focus, (int)f) ==
+	    (int)f)
+		return;
 	log_debug("session %lu %s: window %s the focus", s->number,
 	    s->peer.label, f == FOCUS_IN ? "has" : "lost");
 }

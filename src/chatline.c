@@ -260,15 +260,19 @@ chatline_pending(struct chatline *cl)
 	return n;
 }
 
-/* Returns the focus the terminal last reported (FOCUS_UNKNOWN: plain). */
+/*
+ * Returns the focus the terminal last reported (FOCUS_UNKNOWN: plain),
+ * and in *gained whether it gained it since the last call.
+ */
 enum focus
-chatline_focus(struct chatline *cl)
+chatline_focus(struct chatline *cl, int *gained)
 {
 	enum focus f = FOCUS_UNKNOWN;
 
+	*gained = 0;
 	pthread_mutex_lock(&cl->lock);
 	if (cl->ed != NULL)
-		f = editor_focus(cl->ed);
+		f = editor_focus(cl->ed, gained);
 	pthread_mutex_unlock(&cl->lock);
 	return f;
 }

@@ -76,7 +76,7 @@ void	 editor_note(struct editor *, const char *, struct editor_buf *);
 size_t	 editor_pending(const struct editor *);
 /* A window's focus, as its terminal last reported it (DECSET 1004). */
 enum focus { FOCUS_UNKNOWN, FOCUS_IN, FOCUS_OUT };
-enum focus editor_focus(const struct editor *);
+enum focus editor_focus(struct editor *, int *);
 void	 editor_finish(struct editor *, struct editor_buf *);
 void	 editor_buf_free(struct editor_buf *);
 
@@ -112,7 +112,7 @@ int	 chatline_note(struct chatline *, const char *);
 int	 chatline_keys(struct chatline *, const void *, size_t, int,
 	    struct editor_buf *, int *);
 size_t	 chatline_pending(struct chatline *);
-enum focus chatline_focus(struct chatline *);
+enum focus chatline_focus(struct chatline *, int *);
 int	 chatline_bell(struct chatline *);
 int	 chatline_finish(struct chatline *);
 
@@ -682,7 +682,7 @@ struct attention {
 
 struct session;
 void	 attention_init(struct attention *);
-void	 attention_focus(struct session *, enum focus);
+void	 attention_focus(struct session *, enum focus, int);
 void	 attention_seen(struct session *);
 void	 attention_peer(struct session *, const char *, size_t);
 void	 attention_connected(struct session *);

@@ -118,10 +118,12 @@ int
 window_keys(struct session *s, const char *keys, size_t n,
     struct editor_buf *lines)
 {
-	int count;
+	enum focus focus;
+	int count, gained;
 
 	count = chatline_keys(&s->chat, keys, n, 0, lines, NULL);
-	attention_focus(s, chatline_focus(&s->chat));
+	focus = chatline_focus(&s->chat, &gained);
+	attention_focus(s, focus, gained);
 	if (count > 0)
 		attention_seen(s);
 	return count;
