@@ -7,9 +7,14 @@
 # no window and is one debug line.  The stand-in windows also show our
 # own BEL: one for a burst, none in a focused window, and focus reports
 # typed in a window never reach its client.
+import base64
+import hashlib
 import json
 import os
 import re
+import socket
+import ssl
+import subprocess
 import sys
 import time
 
@@ -165,6 +170,49 @@ def no_notify(tmp):
     t.eq(wa.text().count("\x07"), 1, "the window still rings")
 
 
+def named(tmp):
+    """With --clients, the notification names the client's key."""
+    key, cert = (os.path.join(tmp, "ann.key"), os.path.join(tmp, "ann.crt"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+                    "-out", cert, "-subj", "/CN=ann", "-days", "2"],
+                   capture_output=True, check=True)
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
+                          "-outform", "DER"], capture_output=True,
+                         check=True).stdout
+    fp = "SHA256:" + base64.b64encode(
+        hashlib.sha256(der).digest()).decode().rstrip("=")
+    path = os.path.join(tmp, "clients")
+    with open(path, "w") as f:
+        f.write("%s Ann <ops>\n" % fp)
+    env, log = standin(tmp)
+    env["XDG_CONFIG_HOME"] = os.path.join(tmp, "config")
+    srv = sections.server(tmp, env=env, args=["--clients", path], tls=True,
+                          notify=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    raw = socket.create_connection(("127.0.0.1", srv.port), 5 * SLOW)
+    sock = ctx.wrap_socket(raw)
+    sections.defer(sock.close)
+    port = sock.getsockname()[1]
+    w = srv.window(1)
+    t.ok(w is not None and wait_for(lambda: len(calls(log)) >= 1),
+         "a listed TLS client's window brings a notification")
+    t.eq(calls(log)[:1], [["--app-name=ptychatd", "--",
+                           "ptychat: new client #1",
+                           "127.0.0.1:%d, key Ann &lt;ops&gt;" % port]],
+         "it names the client as --clients does, markup escaped")
+    sock.sendall(b"hi from ann\n")
+    t.ok(w.wait_text("hi from ann") and
+         wait_for(lambda: len(calls(log)) >= 2),
+         "its message is notified")
+    t.eq(calls(log)[1][2:], ["ptychat #1 127.0.0.1:%d (Ann <ops>): new "
+                             "message" % port, "hi from ann"],
+         "the summary names it too (a summary is plain text)")
+
+
 def plain(tmp):
     """--plain windows report no focus: notified, never rung."""
     env, log = standin(tmp)
@@ -237,6 +285,7 @@ def absent(tmp):
 
 sections.run("texts and rate", texts_and_rate)
 sections.run("--no-notify", no_notify)
+sections.run("named by --clients", named)
 sections.run("--plain", plain)
 sections.run("hang and fail", hang_and_fail)
 sections.run("absent", absent)
