@@ -32,6 +32,7 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 	src/thread.c src/utf8.c src/keys.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/child.c \
+	src/notify.c src/attention.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	src/tls.c \
@@ -43,7 +44,7 @@ CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
-	test_tls test_identity
+	test_tls test_identity test_notify
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -83,6 +84,8 @@ $(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
 $(O)/test_chatline: $(O)/editor.o $(O)/io.o $(O)/keys.o $(O)/utf8.o
 $(O)/test_child: $(O)/io.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o \
 	$(O)/utf8.o
+$(O)/test_notify: $(O)/terminal.o $(O)/termcmd.o $(O)/child.o $(O)/io.o \
+	$(O)/tty.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o

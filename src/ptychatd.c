@@ -70,7 +70,7 @@ usage(int status)
 	}
 	fprintf(f,
 "                [--key file --cert file] [--clients file]\n"
-"                [--no-tls | --require-tls]\n"
+"                [--no-tls | --require-tls] [--no-notify]\n"
 "       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
@@ -96,6 +96,7 @@ usage(int status)
 "      --plain            no chat line: windows edit lines themselves\n"
 "      --timestamps       stamp each of the client's lines with the time\n"
 "      --binary           no telnet: show 0xFF bytes as they come\n"
+"      --no-notify        no desktop notifications (notify-send)\n"
 "      --no-tls           no TLS: every client is plain, as it comes\n"
 "      --require-tls      turn away clients that do not speak TLS\n"
 "      --key FILE         the server's private key (with --cert; default:\n"
@@ -330,7 +331,8 @@ main(int argc, char *argv[])
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
 	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS,
 	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
-	    OPT_FINGERPRINT, OPT_CLIENTS };
+	    OPT_FINGERPRINT, OPT_CLIENTS,
+	    OPT_NO_NOTIFY };
 	static const struct option longopts[] = {
 		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
 		{ "require-tls", no_argument,		NULL, OPT_REQUIRE_TLS },
@@ -338,6 +340,7 @@ main(int argc, char *argv[])
 		{ "cert",	required_argument,	NULL, OPT_CERT },
 		{ "fingerprint", no_argument,		NULL, OPT_FINGERPRINT },
 		{ "clients",	required_argument,	NULL, OPT_CLIENTS },
+		{ "no-notify",	no_argument,		NULL, OPT_NO_NOTIFY },
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
 		{ "binary",	no_argument,		NULL, OPT_BINARY },
 		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
@@ -369,6 +372,7 @@ main(int argc, char *argv[])
 	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd;
 	int v4 = 0, v6 = 0, fingerprint = 0;
+	int notify = 1;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
 	log_init("ptychatd", 0);
@@ -405,6 +409,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_REQUIRE_TLS:
 			config.require_tls = 1;
+			break;
+		case OPT_NO_NOTIFY:
+			notify = 0;
 			break;
 		case OPT_KEY:
 		case OPT_CERT:
@@ -538,6 +545,7 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		return 1;
 	}
+	notify_init(notify);
 
 	if (config.log_dir != NULL && io_mkdir(config.log_dir) == -1) {
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));

@@ -15,7 +15,8 @@
 #      client must get exactly that line;
 #  (c) xterm's log (-l -lf) shows the sequence in visible form (^[, ^G,
 #      \x9B, \u009D...), and holds no raw control byte but the chat
-#      line's own cursor moves.
+#      line's own cursor moves, the focus reports it turns on, and the
+#      BEL of ptychatd's own that rings a window without the focus.
 #
 # The xterms are made as exposed as they can be, so that the sanitiser is
 # what stops each attack:
@@ -128,8 +129,11 @@ RAW_CONTROLS = bytes(b for b in range(256)
 ALLOWED = bytes(b for b in range(256) if b not in RAW_CONTROLS)
 
 # What ptychatd's chat line editor itself sends: cursor up, down and
-# right, erase the line and below, and bold/dim/plain.
-CHAT_LINE = re.compile(rb"\x1b\[[0-9;]*[ABCJKm]")
+# right, erase the line and below, and bold/dim/plain; DECSET 1004 (focus
+# reports) once; and ptychatd's BEL, written after the chat line's
+# prompt is drawn again under the client's text (a client's BEL could
+# only land in that text).
+CHAT_LINE = re.compile(rb"\x1b\[[0-9;]*[ABCJKm]|\x1b\[\?1004h|(?<=> )\x07")
 
 # The probe runs inside an xterm, in place of ptychat-bridge: it writes
 # raw attack bytes to the terminal, then DSR 5n, whose answer (ESC [ 0 n)
