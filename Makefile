@@ -32,6 +32,7 @@ COMMON_SRC = src/io.c src/log.c src/net.c src/number.c src/sanitize.c \
 	src/thread.c src/utf8.c src/keys.c
 SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c \
 	src/child.c \
+	src/notify.c src/attention.c \
 	src/tty.c src/transcript.c src/terminal.c src/window.c src/editor.c \
 	src/console.c src/outbox.c src/telnet.c src/chatline.c \
 	src/tls.c \

@@ -261,6 +261,37 @@ chatline_pending(struct chatline *cl)
 }
 
 /*
+ * Returns the focus the terminal last reported (FOCUS_UNKNOWN: plain),
+ * and in *gained whether it gained it since the last call.
+ */
+enum focus
+chatline_focus(struct chatline *cl, int *gained)
+{
+	enum focus f = FOCUS_UNKNOWN;
+
+	*gained = 0;
+	pthread_mutex_lock(&cl->lock);
+	if (cl->ed != NULL)
+		f = editor_focus(cl->ed, gained);
+	pthread_mutex_unlock(&cl->lock);
+	return f;
+}
+
+/*
+ * Rings the terminal's bell: a BEL of ours, between two whole drawings.
+ * Returns as chatline_print does.
+ */
+int
+chatline_bell(struct chatline *cl)
+{
+	int r;
+
+	pthread_mutex_lock(&cl->lock);
+	r = cl->finished ? 1 : chatline_write(cl, "\a", 1);
+	return chatline_leave(cl, r);
+}
+
+/*
  * Takes the line off the terminal for good: the prompt and input are
  * erased, the peer's unfinished line stays, and the cursor is left at
  * the start of a fresh line.  Later calls do nothing.  Returns -1 with

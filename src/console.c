@@ -24,8 +24,9 @@ static struct termios console_saved;
 static int console_logs;	/* log lines come here: stderr is the tty */
 
 static const char console_help[] =
-    "list          the sessions: number, client, age, bytes in and out, "
-    "state, key\n"
+    "list          the sessions: number (* the focused window), client, "
+    "age,\n"
+    "              bytes in and out, unread lines, state, key\n"
     "say N TEXT    send TEXT to session N's client\n"
     "all TEXT      send TEXT to every client\n"
     "kick N        hang up on session N and close its window\n"
@@ -129,7 +130,7 @@ console_list(void)
 		return;
 	}
 	console_show("   #  client                                       age"
-	    "      in     out  state                   key\n", 0);
+	    "      in     out  unread  state                   key\n", 0);
 	for (i = 0; i < n; i++) {
 		if (v[i].age >= 3600)
 			snprintf(age, sizeof age, "%lldh%02lldm", v[i].age / 3600,
@@ -142,9 +143,9 @@ console_list(void)
 		console_bytes(in, sizeof in, v[i].bytes_in);
 		console_bytes(out, sizeof out, v[i].bytes_out);
 		/* The key last: a name may follow it, as long as it is. */
-		snprintf(line, sizeof line, "%4lu  %-42s %6s %7s %7s  %-22s  "
-		    "%s%s%s\n", v[i].number, v[i].label, age, in, out,
-		    v[i].state, *v[i].key != '\0' ? v[i].key : "-",
+		snprintf(line, sizeof line, "%4lu%c %-42s %6s %7s %7s %7lu  "
+		    "%-22s  %s%s%s\n", v[i].number, v[i].focused ? '*' : ' ',
+		    v[i].label, age, in, out, v[i].unread, v[i].state, *v[i].key != '\0' ? v[i].key : "-",
 		    *v[i].name != '\0' ? " " : "", v[i].name);
 		console_show(line, 0);
 	}

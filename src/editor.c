@@ -69,6 +69,8 @@ struct editor {
 	size_t		 len;
 	size_t		 cursor;	/* a byte offset on a code point */
 	int		 bell;
+	enum focus	 focus;		/* the last focus report */
+	int		 focus_gained;	/* a CSI I since editor_focus asked */
 
 	char		*history[EDITOR_HISTORY_MAX];	/* oldest first */
 	size_t		 nhistory;
@@ -910,6 +912,13 @@ editor_key(struct editor *ed, const struct key *key, struct editor_buf *out,
 		editor_delete(ed, ed->cursor,
 		    utf8_forward(ed->line, ed->len, ed->cursor));
 		break;
+	case KEY_FOCUS_IN:
+		ed->focus = FOCUS_IN;
+		ed->focus_gained = 1;
+		break;
+	case KEY_FOCUS_OUT:
+		ed->focus = FOCUS_OUT;
+		break;
 	}
 	return 0;
 }
@@ -1148,6 +1157,19 @@ editor_note(struct editor *ed, const char *text, struct editor_buf *out)
 		n -= linelen + 1;
 	} while (n > 0);
 	editor_draw(ed, out);
+}
+
+/*
+ * Returns the focus its terminal last reported, if it reports it, and
+ * whether it gained the focus since the last call (it may have lost it
+ * again within the same keys) in *gained.
+ */
+enum focus
+editor_focus(struct editor *ed, int *gained)
+{
+	*gained = ed->focus_gained;
+	ed->focus_gained = 0;
+	return ed->focus;
 }
 
 /* Returns how many bytes the user has typed on the line, not yet sent. */

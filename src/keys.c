@@ -6,8 +6,9 @@
  *
  * As on a VT100, a C0 control inside an escape sequence is acted on and
  * the sequence goes on; ESC starts one afresh, CAN and SUB cancel one.
- * Sequences keys_escape does not know (focus and mouse reports, keys we
- * do not bind) are read to their end and dropped, and so are ESC followed
+ * Focus reports (CSI I, CSI O) are keys of their own, never text.
+ * Sequences keys_escape does not know (mouse reports, keys we do not
+ * bind) are read to their end and dropped, and so are ESC followed
  * by an ASCII character (Meta) and C1 code points.  State is kept between
  * calls, so how the bytes were split does not matter.
  */
@@ -43,6 +44,11 @@ keys_escape(const struct keys *k, int ss3, unsigned char final)
 		return KEY_NONE;
 	}
 	switch (final) {
+	case 'I':
+	case 'O':
+		if (ss3 || k->nparams > 0)
+			return KEY_NONE;
+		return final == 'I' ? KEY_FOCUS_IN : KEY_FOCUS_OUT;
 	case 'A':
 		return KEY_UP;
 	case 'B':

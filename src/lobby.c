@@ -71,20 +71,6 @@ static long long lobby_opened[LOBBY_RATE_MAX]; /* when the last ones came
 					   up (CLOCK_MONOTONIC ms), a ring */
 static unsigned lobby_next;		/* the ring's next slot */
 
-/* Stand-in for notify.c until branch a-attention is merged: delete then. */
-static int
-notify_post(const char *summary, const char *body, const char *const *actions,
-    void (*on_action)(unsigned long session, const char *name),
-    unsigned long session)
-{
-	(void)summary;
-	(void)body;
-	(void)actions;
-	(void)on_action;
-	(void)session;
-	return -1;
-}
-
 /* Returns 1 when the seat waits only for its turn. */
 static int
 lobby_ready(const struct lobby_seat *seat)
@@ -551,6 +537,7 @@ lobby_accept_all(char *reply, size_t len)
 		    n == 1 ? "" : "s");
 }
 
+/* Runs on notify.c's thread when the operator picks Accept or Reject. */
 static void
 lobby_on_action(unsigned long number, const char *name)
 {
@@ -564,7 +551,9 @@ lobby_on_action(unsigned long number, const char *name)
 		    sizeof reply);
 	else
 		return;
-	console_print(reply);
+	/* A log line reaches the console when there is one. */
+	reply[strcspn(reply, "\n")] = '\0';
+	log_info("from the notification: %s", reply);
 }
 
 /*

@@ -74,6 +74,9 @@ void	 editor_print(struct editor *, const void *, size_t,
 	    struct editor_buf *);
 void	 editor_note(struct editor *, const char *, struct editor_buf *);
 size_t	 editor_pending(const struct editor *);
+/* A window's focus, as its terminal last reported it (DECSET 1004). */
+enum focus { FOCUS_UNKNOWN, FOCUS_IN, FOCUS_OUT };
+enum focus editor_focus(struct editor *, int *);
 void	 editor_finish(struct editor *, struct editor_buf *);
 void	 editor_buf_free(struct editor_buf *);
 
@@ -109,6 +112,8 @@ int	 chatline_note(struct chatline *, const char *);
 int	 chatline_keys(struct chatline *, const void *, size_t, int,
 	    struct editor_buf *, int *);
 size_t	 chatline_pending(struct chatline *);
+enum focus chatline_focus(struct chatline *, int *);
+int	 chatline_bell(struct chatline *);
 int	 chatline_finish(struct chatline *);
 
 /* io.c */
@@ -321,7 +326,9 @@ enum key_kind {
 	KEY_LEFT,
 	KEY_HOME,
 	KEY_END,
-	KEY_DELETE
+	KEY_DELETE,
+	KEY_FOCUS_IN,	/* the window got the keyboard focus (DECSET 1004) */
+	KEY_FOCUS_OUT	/* and lost it */
 };
 
 /* A key; text points into the bytes given or the parser's state. */
@@ -594,6 +601,21 @@ size_t	 child_count(void);
 int	 child_log_init(void);
 int	 child_output(const char *);
 
+/* notify.c: desktop notifications through notify-send, never blocking. */
+/*
+ * Shows summary/body (both made safe by the caller) with notify-send, in
+ * the background.  actions: NULL, or names and labels ("accept=Accept")
+ * ending with NULL; when the user picks one, on_action(session, name)
+ * runs on a thread of notify.c's (never the accept loop).  A missing or
+ * failing notify-send is one debug log line, never an error.  Returns 0,
+ * or -1 when notifications are off (--no-notify) or notify-send is absent.
+ */
+int	 notify_post(const char *summary, const char *body,
+	    const char *const *actions,
+	    void (*on_action)(unsigned long session, const char *name),
+	    unsigned long session);
+void	 notify_init(int enabled);	/* from main, after options */
+
 /* terminal.c */
 enum terminal_kind {
 	TERMINAL_HANDOFF,	/* -S<pts>/<fd>: master on fd 3, an id line */
@@ -646,6 +668,24 @@ struct terminal;
 char	**termcmd_argv(const struct terminal *, const char *const *,
 	    unsigned long, const struct peer *, const char *, int);
 void	 termcmd_free(char **);
+
+/* attention.c */
+/* What a session knows of its window's focus, and when it last called. */
+struct attention {
+	atomic_int	 focus;		/* enum focus */
+	atomic_ulong	 unread;	/* the client's lines begun since the
+					   window last had the focus */
+	atomic_llong	 bell_ms;	/* CLOCK_MONOTONIC of the last bell */
+	long long	 notice_ms;	/* of the last notification (reader's) */
+	int		 mid_line;	/* the client's line has begun (reader's) */
+};
+
+struct session;
+void	 attention_init(struct attention *);
+void	 attention_focus(struct session *, enum focus, int);
+void	 attention_seen(struct session *);
+void	 attention_peer(struct session *, const char *, size_t);
+void	 attention_connected(struct session *);
 
 /* session.c */
 #define SESSION_NO_WINDOW	"ptychatd: no operator window is available\n"
@@ -706,6 +746,7 @@ struct session {
 	struct transcript *transcript;	/* --log-dir's file, or NULL */
 	char		*kept;		/* what it sent in the lobby, shown */
 	size_t		 kept_len;	/* first when the window opens */
+	struct attention attention;	/* focus, unread lines, alerts */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
 
@@ -719,6 +760,8 @@ struct session_view {
 	const char	*state;
 	char		 key[FINGERPRINT_MAX];
 	char		 name[64];
+	unsigned long	 unread;	/* lines since the window had the focus */
+	int		 focused;	/* the window has the keyboard focus */
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,

@@ -75,7 +75,7 @@ usage(int status)
 	}
 	fprintf(f,
 "                [--key file --cert file] [--clients file]\n"
-"                [--no-tls | --require-tls]\n"
+"                [--no-tls | --require-tls] [--no-notify]\n"
 "                [--ask] [--ask-timeout S] [--max-waiting N]\n"
 "                [--max-window-rate N]\n"
 "       ptychatd --fingerprint [--key file --cert file]\n"
@@ -110,6 +110,7 @@ usage(int status)
 "      --plain            no chat line: windows edit lines themselves\n"
 "      --timestamps       stamp each of the client's lines with the time\n"
 "      --binary           no telnet: show 0xFF bytes as they come\n"
+"      --no-notify        no desktop notifications (notify-send)\n"
 "      --no-tls           no TLS: every client is plain, as it comes\n"
 "      --require-tls      turn away clients that do not speak TLS\n"
 "      --key FILE         the server's private key (with --cert; default:\n"
@@ -345,7 +346,8 @@ main(int argc, char *argv[])
 	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS,
 	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
 	    OPT_FINGERPRINT, OPT_CLIENTS, OPT_ASK, OPT_ASK_TIMEOUT,
-	    OPT_MAX_WAITING, OPT_MAX_WINDOW_RATE };
+	    OPT_MAX_WAITING, OPT_MAX_WINDOW_RATE,
+	    OPT_NO_NOTIFY };
 	static const struct option longopts[] = {
 		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
 		{ "require-tls", no_argument,		NULL, OPT_REQUIRE_TLS },
@@ -358,6 +360,7 @@ main(int argc, char *argv[])
 		{ "max-waiting", required_argument,	NULL, OPT_MAX_WAITING },
 		{ "max-window-rate", required_argument,	NULL,
 		    OPT_MAX_WINDOW_RATE },
+		{ "no-notify",	no_argument,		NULL, OPT_NO_NOTIFY },
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
 		{ "binary",	no_argument,		NULL, OPT_BINARY },
 		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
@@ -389,6 +392,7 @@ main(int argc, char *argv[])
 	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd;
 	int v4 = 0, v6 = 0, fingerprint = 0;
+	int notify = 1;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
 	config.ask_timeout = DEFAULT_ASK_TIMEOUT;
@@ -443,6 +447,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_REQUIRE_TLS:
 			config.require_tls = 1;
+			break;
+		case OPT_NO_NOTIFY:
+			notify = 0;
 			break;
 		case OPT_KEY:
 		case OPT_CERT:
@@ -577,6 +584,7 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		return 1;
 	}
+	notify_init(notify);
 
 	if (config.log_dir != NULL && transcript_dir(config.log_dir) == -1) {
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));

@@ -404,6 +404,7 @@ relay_window_to_socket(struct session *s)
 			break;
 		if (s->config->plain) {
 			/* --plain: the terminal has made it a whole line. */
+			attention_seen(s);
 			if (relay_send_outbox(s) == -1)
 				continue;
 			if (relay_send(s, buf, (size_t)n) == -1)

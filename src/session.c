@@ -251,6 +251,9 @@ session_snapshot(struct session_view **views)
 		(*views)[i].state = session_state_names[session_state(s)];
 		strcpy((*views)[i].key, s->key);
 		strcpy((*views)[i].name, s->peer.name);
+		(*views)[i].unread = atomic_load(&s->attention.unread);
+		(*views)[i].focused = atomic_load(&s->attention.focus) ==
+		    FOCUS_IN;
 	}
 	pthread_mutex_unlock(&session_lock);
 	return n;
@@ -627,6 +630,7 @@ session_main(void *arg)
 	}
 	log_info("session %lu %s: window open", s->number, s->peer.label);
 	transcript_event(s->transcript, "window open");
+	attention_connected(s);
 	/* Silence counts from here: the front door and a slow window are
 	 * no one's silence. */
 	atomic_store(&s->last_active_ms, session_clock_ms());
@@ -687,6 +691,7 @@ session_open(const struct server_config *config, int sock,
 	atomic_init(&s->threads, 1);
 	atomic_init(&s->state, SESSION_OPENING);
 	atomic_init(&s->reader_stopped, 0);
+	attention_init(&s->attention);
 	s->started_ms = session_clock_ms();
 	atomic_init(&s->last_active_ms, s->started_ms);
 	outbox_init(&s->outbox);

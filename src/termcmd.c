@@ -165,6 +165,8 @@ static const char *const xterm_hardening[] = {
 	"-xrm", "%I.vt100.disallowedFontOps: SetFont,GetFont",
 	"-xrm", "%I.vt100.disallowedTcapOps: SetTcap,GetTcap",
 	"-xrm", "%I.vt100.locale: UTF-8",
+	/* Not hardening: our BEL asks the window manager for attention. */
+	"-xrm", "%I.vt100.bellIsUrgent: true",
 	NULL
 };
 

@@ -67,9 +67,11 @@ static const struct style styles[] = {
 	{ "uxterm", TERMINAL_BRIDGE,
 	    { "-T", "%T", "-n", "%T", "-e", "%B", "%M", "%P", NULL } },
 	{ "urxvt", TERMINAL_PTY_FD,
-	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", NULL } },
+	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", "-xrm",
+	    "*urgentOnBell: true", NULL } },
 	{ "rxvt-unicode", TERMINAL_PTY_FD,
-	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", NULL } },
+	    { "-T", "%T", "-n", "%T", "-pty-fd", "%F", "-xrm",
+	    "*urgentOnBell: true", NULL } },
 	{ "x-terminal-emulator", TERMINAL_BRIDGE,
 	    { "-T", "%T", "-e", "%B", "%M", "%P", NULL } },
 	/* --wait: otherwise the launcher returns before the window opens. */

@@ -22,6 +22,8 @@
 /* The chat line's prompt, and how the operator's own lines are marked. */
 #define WINDOW_PROMPT		"> "
 #define WINDOW_OWN_PREFIX	"you: "
+/* DECSET 1004: the terminal reports its focus. */
+#define WINDOW_FOCUS_ON		"\033[?1004h"
 
 /*
  * Sets up the session's chat line, with an editor unless --plain.
@@ -74,6 +76,10 @@ window_start(struct session *s)
 	/* Nothing else writes to the window before the relays start. */
 	if (n > 0 && (size_t)n < sizeof banner)
 		(void)io_write_until(s->term.pty, banner, (size_t)n, s->hangup);
+	/* Focus reports (CSI I, CSI O), which the chat line takes out. */
+	if (!s->config->plain)
+		(void)io_write_until(s->term.pty, WINDOW_FOCUS_ON,
+		    strlen(WINDOW_FOCUS_ON), s->hangup);
 	(void)chatline_start(&s->chat);
 }
 
@@ -82,7 +88,10 @@ window_start(struct session *s)
 int
 window_peer(struct session *s, const char *text, size_t len)
 {
-	return chatline_print(&s->chat, text, len) == -1 ? -1 : 0;
+	if (chatline_print(&s->chat, text, len) == -1)
+		return -1;
+	attention_peer(s, text, len);
+	return 0;
 }
 
 /* Shows a line of ours (not the client's) in the window. */
@@ -101,12 +110,21 @@ window_note(struct session *s, const char *fmt, ...)
 /*
  * Edits and echoes what the window's keyboard sent, and appends each line
  * finished with Enter, ending in \n, to lines.  For the editor only: with
- * --plain, the terminal hands over whole lines itself.  Returns the
+ * --plain, the terminal hands over whole lines itself.  Focus reports
+ * go to the session's attention, never to the client.  Returns the
  * number of lines finished.
  */
 int
 window_keys(struct session *s, const char *keys, size_t n,
     struct editor_buf *lines)
 {
-	return chatline_keys(&s->chat, keys, n, 0, lines, NULL);
+	enum focus focus;
+	int count, gained;
+
+	count = chatline_keys(&s->chat, keys, n, 0, lines, NULL);
+	focus = chatline_focus(&s->chat, &gained);
+	attention_focus(s, focus, gained);
+	if (count > 0)
+		attention_seen(s);
+	return count;
 }

@@ -87,8 +87,8 @@ def console(tmp):
          "the half-typed command is still whole on the last line",
          screen())
     s = command("t", "list")
-    rows = re.findall(r"^\s*(\d+)\s+127\.0\.0\.1:\d+\s+\S+\s+(\S+)\s+(\S+)"
-                      r"\s+(.+?)\s\s+(\S.*?)\s*$", s, re.M)
+    rows = re.findall(r"^\s*(\d+)\*?\s+127\.0\.0\.1:\d+\s+\S+\s+(\S+)\s+(\S+)"
+                      r"\s+\d+\s+(.+?)\s\s+(\S.*?)\s*$", s, re.M)
     t.eq([(r[0], r[1], r[3], r[4]) for r in rows[-3:]],
          [("1", "13", "open", "plain"), ("2", "0", "open", "plain"),
           ("3", "0", "open", "plain")],

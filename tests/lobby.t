@@ -289,6 +289,57 @@ def ask_and_rate(tmp):
     t.ok(con.stop(), "stops with status 0", con.screen())
 
 
+# A notify-send that writes its arguments, one per line and a blank line
+# after, to $LOBBY_NOTES, and picks the action $LOBBY_PICK when it is
+# offered one.
+PICKER = """#!/bin/sh
+for arg in "$@"; do printf '%s\\n' "$arg"; done >> "$LOBBY_NOTES"
+echo >> "$LOBBY_NOTES"
+for arg in "$@"; do
+    case "$arg" in "$LOBBY_PICK"=*) echo "$LOBBY_PICK"; exit 0 ;; esac
+done
+"""
+
+
+def notification_actions(tmp):
+    """The waiting client's notification: Accept and Reject do what the
+    console's accept and reject do."""
+    bindir = os.path.join(tmp, "bin")
+    os.makedirs(bindir)
+    with open(os.path.join(bindir, "notify-send"), "w") as f:
+        f.write(PICKER)
+    os.chmod(os.path.join(bindir, "notify-send"), 0o755)
+    notes = os.path.join(tmp, "notes")
+    env = {"PATH": bindir + ":" + os.environ["PATH"], "LOBBY_NOTES": notes,
+           "LOBBY_PICK": "accept"}
+    srv = sections.server(os.path.join(tmp, "a"), args=["--ask"], env=env)
+    a = srv.connect()
+    a.send("picked\n")
+    w = srv.window(1)
+    t.ok(w.wait_text("picked"), "Accept on the notification opens the "
+         "window, with what the client said while waiting")
+    t.ok(srv.wait_log(r"from the notification: accepted #1"), "logged",
+         srv.text())
+    waiting = [n for n in read_text(notes).split("\n\n")
+               if "is waiting" in n]
+    t.ok(waiting and "-A\naccept=Accept\n-A\nreject=Reject" in waiting[0],
+         "the notification offers Accept and Reject", read_text(notes))
+    port = a.sock.getsockname()[1]
+    t.ok(waiting and "ptychat: client #1 is waiting" in waiting[0] and
+         "127.0.0.1:%d, plain (not encrypted)" % port in waiting[0],
+         "and names the client", waiting)
+
+    env["LOBBY_PICK"] = "reject"
+    srv = sections.server(os.path.join(tmp, "r"), args=["--ask"], env=env)
+    b = srv.connect()
+    t.ok(b.wait_eof(), "Reject on the notification closes the client")
+    t.eq(b.buf, WAITING + b"ptychatd: the operator turned you away\n",
+         "after one line")
+    t.ok(srv.wait_log(r"from the notification: rejected #1"), "logged")
+    t.eq(os.listdir(srv.windows), [], "and it had no window")
+    a.close()
+
+
 def make_key(tmp, name):
     key = os.path.join(tmp, name + ".pem")
     cert = os.path.join(tmp, name + ".cert")
@@ -438,6 +489,7 @@ sections.run("--ask-timeout, --max-waiting, too much", timeout_and_limits)
 sections.run("64 KiB kept", keeps_64k)
 sections.run("--max-window-rate: 50 at once", window_rate)
 sections.run("--ask with a rate", ask_and_rate)
+sections.run("Accept and Reject on the notification", notification_actions)
 if missing_tools("openssl"):
     t.skip("accept --remember", missing_tools("openssl"), tool=True)
 else:

@@ -50,8 +50,10 @@ static const struct {
 	{ "\033[0003~\033[999999999999999~", "<DELETE>",
 	    "zero-padded and huge numbers" },
 	{ "a\033O3~b", "ab", "SS3 with ~ is dropped" },
-	{ "a\033[I\033[O\033[<0;3;4M\033[?1h\033[Mb", "ab",
-	    "focus, mouse and private sequences are dropped" },
+	{ "a\033[<0;3;4M\033[?1h\033[Mb", "ab",
+	    "mouse and private sequences are dropped" },
+	{ "a\033[I\033[Ob\033[1I\033OI\033[?O", "a<IN><OUT>b",
+	    "focus reports are keys; with parameters or SS3, dropped" },
 	{ "a\033[12345678901234567890Db", "ab",
 	    "overlong parameters are dropped whole" },
 	{ "a\033x\033b\033\x7f" "c", "ac", "ESC and ASCII (Meta) is dropped" },
@@ -80,7 +82,8 @@ static const struct {
 static const char *const names[] = {
 	[KEY_ENTER] = "<ENTER>", [KEY_UP] = "<UP>", [KEY_DOWN] = "<DOWN>",
 	[KEY_RIGHT] = "<RIGHT>", [KEY_LEFT] = "<LEFT>", [KEY_HOME] = "<HOME>",
-	[KEY_END] = "<END>", [KEY_DELETE] = "<DELETE>"
+	[KEY_END] = "<END>", [KEY_DELETE] = "<DELETE>",
+	[KEY_FOCUS_IN] = "<IN>", [KEY_FOCUS_OUT] = "<OUT>"
 };
 
 /* Appends what key is to out, of size size. */

@@ -301,7 +301,8 @@ check_argv_one(const char *name, const char *command, int xterm,
 	"-xrm", i ".vt100.disallowedColorOps: SetColor,GetColor,GetAnsiColor", \
 	"-xrm", i ".vt100.disallowedFontOps: SetFont,GetFont", \
 	"-xrm", i ".vt100.disallowedTcapOps: SetTcap,GetTcap", \
-	"-xrm", i ".vt100.locale: UTF-8"
+	"-xrm", i ".vt100.locale: UTF-8", \
+	"-xrm", i ".vt100.bellIsUrgent: true"
 #define HARDENING HARDENING_FOR("xterm")
 
 static void
