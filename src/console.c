@@ -255,7 +255,8 @@ console_command(char *line)
 		    strcmp(word, "all") == 0 ? "all TEXT" :
 		    strcmp(word, "accept") == 0 ?
 		    "accept N [--remember NAME] | accept all" :
-		    strcmp(word, "reject") == 0 ? "reject N [REASON]" : "kick N");
+		    strcmp(word, "reject") == 0 ? "reject N [REASON]" :
+		    "kick N");
 		console_show(reply, 0);
 	} else {
 		snprintf(reply, sizeof reply, "unknown command '%.40s'; type "

@@ -39,6 +39,12 @@
 #define LOBBY_TIMEOUT	"ptychatd: nobody accepted you in time; try again " \
 			"later\n"
 
+/* The largest --clients file that accept --remember rewrites. */
+#define LOBBY_FILE_MAX	(16 * 1024 * 1024)
+
+/* Room for the line remembering a key as name, with a newline before. */
+#define LOBBY_LINE_MAX(name)	(FINGERPRINT_MAX + strlen(name) + 4)
+
 /* The most --max-window-rate may be: the size of the ring of times. */
 #define LOBBY_RATE_MAX	1000
 
@@ -322,8 +328,8 @@ lobby_wait(struct session *s, char *line, size_t len)
 			if (now >= deadline) {
 				lobby_leave(&seat);
 				pthread_mutex_unlock(&lobby_lock);
-				log_info("session %lu %s: nobody accepted it in "
-				    "%u s; disconnecting", s->number,
+				log_info("session %lu %s: nobody accepted it "
+				    "in %u s; disconnecting", s->number,
 				    s->peer.label, config->ask_timeout);
 				snprintf(line, len, "%s", LOBBY_TIMEOUT);
 				return -1;
@@ -368,19 +374,30 @@ lobby_remember(const char *file, const char *key, const char *name,
 {
 	struct client_list list = { NULL, 0 };
 	struct stat st;
-	char *text = NULL, tmp[PATH_MAX];
+	char *text = NULL, tmp[PATH_MAX], real[PATH_MAX];
 	size_t len = 0, add;
 	ssize_t n;
-	int fd;
+	int fd, failed, saved;
 
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1 || st.st_size > 16 * 1024 * 1024 ||
-	    (text = malloc((size_t)st.st_size + FINGERPRINT_MAX + 80)) ==
-	    NULL) {
-		snprintf(err, errlen, "%s: %s", file, st.st_size > 16 * 1024 *
-		    1024 ? "larger than 16 MiB" : strerror(errno));
-		if (fd != -1)
-			close(fd);
+	/* A link stays a link: the file it names is the one replaced. */
+	if (realpath(file, real) == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || (st.st_size <= LOBBY_FILE_MAX &&
+	    (text = malloc((size_t)st.st_size + LOBBY_LINE_MAX(name))) ==
+	    NULL)) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (st.st_size > LOBBY_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than 16 MiB", file);
+		close(fd);
 		return -1;
 	}
 	while (len < (size_t)st.st_size && (n = read(fd, text + len,
@@ -396,7 +413,7 @@ lobby_remember(const char *file, const char *key, const char *name,
 		len += (size_t)n;
 	}
 	close(fd);
-	add = (size_t)snprintf(text + len, FINGERPRINT_MAX + 80, "%s%s %s\n",
+	add = (size_t)snprintf(text + len, LOBBY_LINE_MAX(name), "%s%s %s\n",
 	    len > 0 && text[len - 1] != '\n' ? "\n" : "", key, name);
 	len += add;
 	/* The whole new file must read back, name and all. */
@@ -404,7 +421,7 @@ lobby_remember(const char *file, const char *key, const char *name,
 		free(text);
 		return -1;
 	}
-	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", file) >=
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s.XXXXXX", real) >=
 	    sizeof tmp || (fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "%s: cannot make a new copy: %s", file,
 		    strerror(errno));
@@ -412,11 +429,19 @@ lobby_remember(const char *file, const char *key, const char *name,
 		clients_free(&list);
 		return -1;
 	}
-	if (fchmod(fd, st.st_mode & 07777) == -1 ||
-	    io_write_all(fd, text, len) == -1 || fsync(fd) == -1 ||
-	    close(fd) == -1 || rename(tmp, file) == -1) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		(void)close(fd);
+	failed = fchmod(fd, st.st_mode & 07777) == -1 ||
+	    io_write_all(fd, text, len) == -1 || fsync(fd) == -1;
+	saved = errno;
+	if (close(fd) == -1 && !failed) {
+		failed = 1;
+		saved = errno;
+	}
+	if (!failed && rename(tmp, real) == -1) {
+		failed = 1;
+		saved = errno;
+	}
+	if (failed) {
+		snprintf(err, errlen, "%s: %s", file, strerror(saved));
 		(void)unlink(tmp);
 		free(text);
 		clients_free(&list);

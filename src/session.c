@@ -4,7 +4,8 @@
  * The main thread only registers the session and starts its thread
  * (session_open): it never waits on a session or a child.  The session
  * thread first learns what the client speaks and who it is (the front
- * door: plain or TLS, its key), then launches the terminal on a new pty
+ * door: plain or TLS, its key), waits in the lobby when it must (--ask,
+ * or the window rate: lobby.c), then launches the terminal on a new pty
  * and waits for its window (terminal.c), starts the socket-to-window
  * relay and runs the window-to-socket relay itself.  The last relay
  * thread out closes the session's descriptors and frees it
@@ -51,8 +52,8 @@ static struct client_list session_clients;
  * no way out, so whichever ending comes first is the one that counts.
  */
 static const unsigned char session_moves[][SESSION_STOPPED + 1] = {
-	[SESSION_OPENING] =	{ [SESSION_OPEN] = 1, [SESSION_KICKED] = 1,
-				  [SESSION_STOPPED] = 1, [SESSION_WAITING] = 1 },
+	[SESSION_OPENING] =	{ [SESSION_WAITING] = 1, [SESSION_OPEN] = 1,
+				  [SESSION_KICKED] = 1, [SESSION_STOPPED] = 1 },
 	[SESSION_WAITING] =	{ [SESSION_OPENING] = 1, [SESSION_KICKED] = 1,
 				  [SESSION_STOPPED] = 1 },
 	[SESSION_OPEN] =	{ [SESSION_CLIENT_DONE] = 1,
