@@ -45,7 +45,7 @@ CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
-	test_tls test_identity
+	test_tls test_identity test_notify
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -84,6 +84,8 @@ $(O)/test_terminal: $(O)/termcmd.o $(O)/child.o $(O)/io.o $(O)/tty.o \
 	$(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_chatline: $(O)/editor.o $(O)/io.o $(O)/keys.o $(O)/utf8.o
 $(O)/test_child: $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
+$(O)/test_notify: $(O)/terminal.o $(O)/termcmd.o $(O)/child.o $(O)/io.o \
+	$(O)/tty.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_access: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o

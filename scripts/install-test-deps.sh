@@ -11,6 +11,7 @@ packages="
 	socat ncat netcat-openbsd telnet tmux
 	valgrind clang libclang-rt-dev
 	libssl-dev openssl
+	libnotify-bin
 "
 
 if [ "$(id -u)" -ne 0 ]; then

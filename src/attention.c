@@ -13,10 +13,12 @@
  * a window that is not the current one.  At most once per
  * ATTENTION_NOTIFY_MS a desktop notification shows the first line.
  *
- * A terminal that reports no focus (--plain, tmux without focus-events)
- * is taken as unfocused: it may ring when looked at, but never stays
- * silent when it is not.  A line the operator sends from it reads what
- * was unread.
+ * A terminal that reports no focus (tmux without focus-events) is taken
+ * as unfocused: it may ring when looked at, but never stays silent when
+ * it is not.  A --plain window, which cannot report it (its keys go to
+ * the line discipline), is never rung: it would ring at whoever types
+ * in it; it counts and notifies.  A line the operator sends from a
+ * window reads what was unread.
  */
 #include <limits.h>
 #include <stdio.h>
@@ -152,7 +154,8 @@ attention_peer(struct session *s, const char *text, size_t len)
 		return;
 	atomic_fetch_add(&a->unread, lines);
 	now = session_clock_ms();
-	if (now - atomic_load(&a->bell_ms) >= ATTENTION_BELL_MS) {
+	if (!s->config->plain &&
+	    now - atomic_load(&a->bell_ms) >= ATTENTION_BELL_MS) {
 		atomic_store(&a->bell_ms, now);
 		(void)chatline_bell(&s->chat);
 	}

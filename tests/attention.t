@@ -209,7 +209,7 @@ def console_list(tmp):
     if missing_tools("tmux"):
         t.skip("console list", "needs tmux", 5, True)
         return
-    con = ConsoleServer(tmp, args="--no-notify")
+    con = ConsoleServer(tmp)
     sections.defer(con.close)
     a, b = con.connect(), con.connect()
     wa, wb = con.window(1), con.window(2)

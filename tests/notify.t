@@ -76,7 +76,7 @@ def settle(srv, w, c, marker):
 
 def texts_and_rate(tmp):
     env, log = standin(tmp)
-    srv = sections.server(tmp, env=env)
+    srv = sections.server(tmp, env=env, notify=True)
     a = srv.connect()
     wa = srv.window(1)
     port = a.sock.getsockname()[1]
@@ -141,7 +141,7 @@ def texts_and_rate(tmp):
 
 def no_notify(tmp):
     env, log = standin(tmp)
-    srv = sections.server(tmp, env=env, args=["--no-notify"])
+    srv = sections.server(tmp, env=env, args=["--no-notify"], notify=True)
     a = srv.connect()
     wa = srv.window(1)
     a.send("hello\n")
@@ -151,12 +151,25 @@ def no_notify(tmp):
     t.eq(wa.text().count("\x07"), 1, "the window still rings")
 
 
+def plain(tmp):
+    """--plain windows report no focus: notified, never rung."""
+    env, log = standin(tmp)
+    srv = sections.server(tmp, env=env, args=["--plain"], notify=True)
+    a = srv.connect()
+    wa = srv.window(1)
+    a.send("hello plain\n")
+    t.ok(settle(srv, wa, a, "marker"), "the window shows the text")
+    t.eq([c[-1] for c in calls(log)][-1:], ["hello plain"],
+         "--plain: the text is notified")
+    t.eq(wa.text().count("\x07"), 0, "--plain: and the window never rung")
+
+
 def hang_and_fail(tmp):
     for mode in ("hang", "fail"):
         sub = os.path.join(tmp, mode)
         os.makedirs(sub)
         env, log = standin(sub, mode)
-        srv = sections.server(sub, env=env, args=["-v"])
+        srv = sections.server(sub, env=env, args=["-v"], notify=True)
         clients = []
         start = time.monotonic()
         # More than notify.c runs at once (16): each waits on none.
@@ -197,7 +210,8 @@ def absent(tmp):
     """No notify-send on PATH: one debug line, windows as ever."""
     empty = os.path.join(tmp, "empty")
     os.makedirs(empty)
-    srv = sections.server(tmp, env={"PATH": empty}, args=["-v"])
+    srv = sections.server(tmp, env={"PATH": empty}, args=["-v"],
+                          notify=True)
     t.ok(srv.wait_log("no notify-send on PATH"),
          "a missing notify-send is one debug line", srv.text())
     a = srv.connect()
@@ -208,6 +222,7 @@ def absent(tmp):
 
 sections.run("texts and rate", texts_and_rate)
 sections.run("--no-notify", no_notify)
+sections.run("--plain", plain)
 sections.run("hang and fail", hang_and_fail)
 sections.run("absent", absent)
 t.done()

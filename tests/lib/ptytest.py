@@ -225,9 +225,12 @@ class Server:
     Without tls it runs with --no-tls: a plain client that waits to be
     greeted then gets its window without the front door's 200 ms wait,
     which adds up over the suite.  The TLS tests, and those that show
-    plain clients on a server as started with no options, pass tls."""
+    plain clients on a server as started with no options, pass tls.
+    Likewise --no-notify unless notify: no notify-send joins the
+    server's children."""
 
-    def __init__(self, tmp, terminal=None, args=(), env=None, tls=False):
+    def __init__(self, tmp, terminal=None, args=(), env=None, tls=False,
+                 notify=False):
         self.tmp = tmp
         self.log_path = os.path.join(tmp, "ptychatd.log")
         os.makedirs(tmp, exist_ok=True)
@@ -246,6 +249,7 @@ class Server:
         cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
         cmd += [] if tls else ["--no-tls"]
+        cmd += [] if notify else ["--no-notify"]
         cmd += list(args)   # a later -p wins over the -p 0 above
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
@@ -454,18 +458,20 @@ class Sections:
 class ConsoleServer:
     """A ptychatd in a private tmux pane, so that its console is live and
     typed into; windows are stand-ins in tmp/name.  Without tls it runs
-    with --no-tls, as Server does."""
+    with --no-tls, and without notify with --no-notify, as Server does."""
 
-    def __init__(self, tmp, name="windows", args="", tls=False):
+    def __init__(self, tmp, name="windows", args="", tls=False,
+                 notify=False):
         self.env = dict(os.environ, TMUX_TMPDIR=tmp)
         self.env.pop("TMUX", None)
         self.windows = os.path.join(tmp, name)
         os.makedirs(self.windows)
         self.tmux("new-session", "-d", "-s", "con", "-x", "150", "-y", "50",
-                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n' %s %s; "
+                  "%s -p 0 -b 127.0.0.1 -t '%s --dir %s --name %%n' %s %s %s; "
                   "echo status $?; sleep 60"
                   % (PTYCHATD, STANDIN, self.windows,
-                     "" if tls else "--no-tls", args))
+                     "" if tls else "--no-tls",
+                     "" if notify else "--no-notify", args))
         m = wait_for(lambda: re.search(r"listening on \S+ port (\d+)",
                                        self.screen()), 10)
         self.port = int(m.group(1)) if m else None
