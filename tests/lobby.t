@@ -312,7 +312,8 @@ def notification_actions(tmp):
     notes = os.path.join(tmp, "notes")
     env = {"PATH": bindir + ":" + os.environ["PATH"], "LOBBY_NOTES": notes,
            "LOBBY_PICK": "accept"}
-    srv = sections.server(os.path.join(tmp, "a"), args=["--ask"], env=env)
+    srv = sections.server(os.path.join(tmp, "a"), args=["--ask"], env=env,
+                          notify=True)
     a = srv.connect()
     a.send("picked\n")
     w = srv.window(1)
@@ -330,7 +331,8 @@ def notification_actions(tmp):
          "and names the client", waiting)
 
     env["LOBBY_PICK"] = "reject"
-    srv = sections.server(os.path.join(tmp, "r"), args=["--ask"], env=env)
+    srv = sections.server(os.path.join(tmp, "r"), args=["--ask"], env=env,
+                          notify=True)
     b = srv.connect()
     t.ok(b.wait_eof(), "Reject on the notification closes the client")
     t.eq(b.buf, WAITING + b"ptychatd: the operator turned you away\n",
