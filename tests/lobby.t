@@ -16,9 +16,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (SLOW, STANDIN, TAP, Client, ConsoleServer,  # noqa
-                     Sections, counts, missing_tools, need_tools, read_text,
-                     settled, wait_for, zombies)
+from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, Client,  # noqa
+                     ConsoleServer, Sections, counts, missing_tools,
+                     need_tools, read_text, run, settled, wait_for, zombies)
 
 t = TAP()
 need_tools(t, "tmux")
@@ -489,6 +489,18 @@ def hang_up_when_accepted(tmp):
     t.ok(con.stop(), "SIGTERM stops it with status 0", con.screen())
 
 
+def bad_values(tmp):
+    for option, value, want in (
+            ("--ask-timeout", "-1", "use a number from 0 to 604800"),
+            ("--max-waiting", "0", "use a number from 1 to 100000"),
+            ("--max-window-rate", "1001", "use a number from 0 to 1000"),
+            ("--max-window-rate", "five", "use a number from 0 to 1000")):
+        status, out, err = run([PTYCHATD, option, value])
+        t.ok(status == 2 and "invalid %s '%s': %s" % (option, value, want)
+             in err, "%s %s is a usage error" % (option, value), err)
+
+
+sections.run("bad values", bad_values)
 sections.run("--ask: wait, accept, reject", ask)
 sections.run("kick and stop while waiting", kick_and_stop)
 sections.run("--ask-timeout, --max-waiting, too much", timeout_and_limits)
