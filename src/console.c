@@ -30,6 +30,10 @@ static const char console_help[] =
     "say N TEXT    send TEXT to session N's client\n"
     "all TEXT      send TEXT to every client\n"
     "kick N        hang up on session N and close its window\n"
+    "accept N      let waiting client N in (--ask); accept all: every one\n"
+    "accept N --remember NAME\n"
+    "              and add its key to the --clients file as NAME\n"
+    "reject N [REASON]  turn waiting client N away, telling it REASON\n"
     "help          this list\n"
     "quit          close every session and stop (also ^C)\n";
 
@@ -236,15 +240,23 @@ console_command(char *line)
 		else
 			snprintf(reply, sizeof reply, "hung up on #%lu\n", n);
 		console_show(reply, 0);
-	} else if (strcmp(word, "help") == 0)
+	} else if ((strcmp(word, "accept") == 0 ||
+	    strcmp(word, "reject") == 0) && lobby_console(word, args) == 0)
+		;
+	else if (strcmp(word, "help") == 0)
 		console_show(console_help, 0);
 	else if (strcmp(word, "quit") == 0)
 		return 1;
 	else if (strcmp(word, "say") == 0 || strcmp(word, "all") == 0 ||
-	    strcmp(word, "kick") == 0) {
+	    strcmp(word, "kick") == 0 || strcmp(word, "accept") == 0 ||
+	    strcmp(word, "reject") == 0) {
 		snprintf(reply, sizeof reply, "usage: %s\n",
 		    strcmp(word, "say") == 0 ? "say N TEXT" :
-		    strcmp(word, "all") == 0 ? "all TEXT" : "kick N");
+		    strcmp(word, "all") == 0 ? "all TEXT" :
+		    strcmp(word, "accept") == 0 ?
+		    "accept N [--remember NAME] | accept all" :
+		    strcmp(word, "reject") == 0 ? "reject N [REASON]" :
+		    "kick N");
 		console_show(reply, 0);
 	} else {
 		snprintf(reply, sizeof reply, "unknown command '%.40s'; type "

@@ -706,6 +706,11 @@ struct server_config {
 	SSL_CTX		*tls;		/* NULL: --no-tls */
 	int		 require_tls;	/* --require-tls */
 	int		 clients;	/* --clients: listed keys only */
+	const char	*clients_file;	/* --clients FILE, or NULL */
+	int		 ask;		/* --ask: the operator lets clients in */
+	unsigned	 ask_timeout;	/* --ask-timeout seconds; 0: none */
+	unsigned	 max_waiting;	/* --max-waiting: the lobby's seats */
+	unsigned	 max_window_rate; /* windows a second; 0: no limit */
 };
 
 /*
@@ -714,6 +719,7 @@ struct server_config {
  */
 enum session_state {
 	SESSION_OPENING,	/* waiting for the window to come up */
+	SESSION_WAITING,	/* in the lobby (lobby.c), with no window */
 	SESSION_OPEN,		/* talking both ways */
 	SESSION_CLIENT_DONE,	/* the client sent its end; it still reads */
 	SESSION_CLIENT_GONE,	/* the client takes nothing more */
@@ -744,6 +750,8 @@ struct session {
 	atomic_ullong	 bytes_in;	/* from the client */
 	atomic_ullong	 bytes_out;	/* to the client */
 	struct transcript *transcript;	/* --log-dir's file, or NULL */
+	char		*kept;		/* what it sent in the lobby, shown */
+	size_t		 kept_len;	/* first when the window opens */
 	struct attention attention;	/* focus, unread lines, alerts */
 	struct session	*prev, *next;	/* live sessions, under session_lock */
 };
@@ -780,6 +788,14 @@ int	 session_post(unsigned long, const char *, size_t);
 int	 session_kick(unsigned long);
 void	 session_set_clients(struct client_list *);
 const char *session_who(const struct session *, char *, size_t);
+void	 session_set_name(struct session *, const char *);
+
+/* lobby.c */
+#define LOBBY_KEEP_MAX	(64 * 1024)	/* kept from a waiting client */
+
+int	 lobby_wait(struct session *, char *, size_t);
+void	 lobby_window_done(struct session *);
+int	 lobby_console(const char *, const char *);
 
 /* window.c */
 int	 window_init(struct session *);

@@ -32,6 +32,11 @@
 /* At most this many sessions (windows) at once, unless --max-clients. */
 #define DEFAULT_MAX_CLIENTS	64
 
+/* The lobby's defaults: --ask-timeout, --max-waiting, --max-window-rate. */
+#define DEFAULT_ASK_TIMEOUT	120
+#define DEFAULT_MAX_WAITING	16
+#define DEFAULT_MAX_WINDOW_RATE	5
+
 /* How long shutdown waits for sessions, then for terminals, in ms. */
 #define STOP_SESSIONS_MS	600
 #define STOP_TERMINALS_MS	400
@@ -71,6 +76,8 @@ usage(int status)
 	fprintf(f,
 "                [--key file --cert file] [--clients file]\n"
 "                [--no-tls | --require-tls] [--no-notify]\n"
+"                [--ask] [--ask-timeout S] [--max-waiting N]\n"
+"                [--max-window-rate N]\n"
 "       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
@@ -90,6 +97,13 @@ usage(int status)
 "      --max-clients N    at most N sessions at once (default: %d)\n"
 "      --max-per-host N   at most N sessions per client address\n"
 "                         (default: no limit)\n"
+"      --ask              hold each new client in a lobby, without a\n"
+"                         window, until accepted at the console\n"
+"      --ask-timeout S    turn away a client not accepted in S seconds\n"
+"                         (default: 120; 0: never)\n"
+"      --max-waiting N    at most N clients in the lobby (default: 16)\n"
+"      --max-window-rate N  open at most N windows a second; others wait\n"
+"                         in the lobby (default: 5; 0: no limit)\n"
 "      --idle-timeout S   disconnect a client after S seconds of silence\n"
 "                         both ways (default: never)\n"
 "      --log-dir DIR      write a transcript of each session into DIR\n"
@@ -115,7 +129,7 @@ usage(int status)
 "it. SIGINT or SIGTERM stops the server and closes every session; so does\n"
 "SIGHUP, unless --clients is given (then it re-reads the file). On a\n"
 "terminal, ptychatd takes commands: list, say N TEXT, all TEXT, kick N,\n"
-"help, quit.\n", DEFAULT_MAX_CLIENTS);
+"accept N, accept all, reject N [REASON], help, quit.\n", DEFAULT_MAX_CLIENTS);
 	exit(0);
 }
 
@@ -331,7 +345,8 @@ main(int argc, char *argv[])
 	enum { OPT_ALLOW = 256, OPT_DENY, OPT_MAX_CLIENTS, OPT_MAX_PER_HOST,
 	    OPT_IDLE_TIMEOUT, OPT_LOG_DIR, OPT_PLAIN, OPT_TIMESTAMPS,
 	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
-	    OPT_FINGERPRINT, OPT_CLIENTS,
+	    OPT_FINGERPRINT, OPT_CLIENTS, OPT_ASK, OPT_ASK_TIMEOUT,
+	    OPT_MAX_WAITING, OPT_MAX_WINDOW_RATE,
 	    OPT_NO_NOTIFY };
 	static const struct option longopts[] = {
 		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
@@ -340,6 +355,11 @@ main(int argc, char *argv[])
 		{ "cert",	required_argument,	NULL, OPT_CERT },
 		{ "fingerprint", no_argument,		NULL, OPT_FINGERPRINT },
 		{ "clients",	required_argument,	NULL, OPT_CLIENTS },
+		{ "ask",	no_argument,		NULL, OPT_ASK },
+		{ "ask-timeout", required_argument,	NULL, OPT_ASK_TIMEOUT },
+		{ "max-waiting", required_argument,	NULL, OPT_MAX_WAITING },
+		{ "max-window-rate", required_argument,	NULL,
+		    OPT_MAX_WINDOW_RATE },
 		{ "no-notify",	no_argument,		NULL, OPT_NO_NOTIFY },
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
 		{ "binary",	no_argument,		NULL, OPT_BINARY },
@@ -375,6 +395,9 @@ main(int argc, char *argv[])
 	int notify = 1;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
+	config.ask_timeout = DEFAULT_ASK_TIMEOUT;
+	config.max_waiting = DEFAULT_MAX_WAITING;
+	config.max_window_rate = DEFAULT_MAX_WINDOW_RATE;
 	log_init("ptychatd", 0);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":46b:p:t:qvhV", longopts,
@@ -394,6 +417,21 @@ main(int argc, char *argv[])
 		case OPT_MAX_PER_HOST:
 			limits.max_per_host = option_number(optarg, 0, 100000,
 			    "--max-per-host");
+			break;
+		case OPT_ASK:
+			config.ask = 1;
+			break;
+		case OPT_ASK_TIMEOUT:
+			config.ask_timeout = (unsigned)option_number(optarg,
+			    0, 7 * 24 * 3600, "--ask-timeout");
+			break;
+		case OPT_MAX_WAITING:
+			config.max_waiting = (unsigned)option_number(optarg,
+			    1, 100000, "--max-waiting");
+			break;
+		case OPT_MAX_WINDOW_RATE:
+			config.max_window_rate = (unsigned)option_number(
+			    optarg, 0, 1000, "--max-window-rate");
 			break;
 		case OPT_PLAIN:
 			config.plain = 1;
@@ -514,6 +552,7 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	config.clients = trust.clients_file != NULL;
+	config.clients_file = trust.clients_file;
 	if (config.clients && trust_clients() == -1)
 		return 1;
 

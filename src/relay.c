@@ -175,7 +175,7 @@ relay_socket_to_window(void *arg)
 	struct telnet tn;
 	struct pollfd pfd[2];
 	char *in, *out;
-	size_t outlen;
+	size_t outlen, i, chunk;
 	ssize_t n;
 
 	in = malloc(RELAY_CHUNK);
@@ -187,6 +187,14 @@ relay_socket_to_window(void *arg)
 	}
 	sanitize_init(&san);
 	telnet_init(&tn);
+	/* What the client sent while it waited in the lobby comes first. */
+	for (i = 0; i < s->kept_len; i += chunk) {
+		chunk = s->kept_len - i < RELAY_CHUNK ? s->kept_len - i :
+		    RELAY_CHUNK;
+		memcpy(in, s->kept + i, chunk);
+		if (relay_show(s, &tn, &san, in, chunk, out) == -1)
+			goto done;
+	}
 	pfd[0].fd = s->sock;
 	pfd[1].fd = s->hangup;
 	pfd[1].events = POLLIN;

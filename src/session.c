@@ -4,7 +4,8 @@
  * The main thread only registers the session and starts its thread
  * (session_open): it never waits on a session or a child.  The session
  * thread first learns what the client speaks and who it is (the front
- * door: plain or TLS, its key), then launches the terminal on a new pty
+ * door: plain or TLS, its key), waits in the lobby when it must (--ask,
+ * or the window rate: lobby.c), then launches the terminal on a new pty
  * and waits for its window (terminal.c), starts the socket-to-window
  * relay and runs the window-to-socket relay itself.  The last relay
  * thread out closes the session's descriptors and frees it
@@ -51,7 +52,9 @@ static struct client_list session_clients;
  * no way out, so whichever ending comes first is the one that counts.
  */
 static const unsigned char session_moves[][SESSION_STOPPED + 1] = {
-	[SESSION_OPENING] =	{ [SESSION_OPEN] = 1, [SESSION_KICKED] = 1,
+	[SESSION_OPENING] =	{ [SESSION_WAITING] = 1, [SESSION_OPEN] = 1,
+				  [SESSION_KICKED] = 1, [SESSION_STOPPED] = 1 },
+	[SESSION_WAITING] =	{ [SESSION_OPENING] = 1, [SESSION_KICKED] = 1,
 				  [SESSION_STOPPED] = 1 },
 	[SESSION_OPEN] =	{ [SESSION_CLIENT_DONE] = 1,
 				  [SESSION_CLIENT_GONE] = 1,
@@ -70,6 +73,7 @@ static const unsigned char session_moves[][SESSION_STOPPED + 1] = {
 /* What the console's list calls each state. */
 static const char *const session_state_names[] = {
 	[SESSION_OPENING] = "opening window",
+	[SESSION_WAITING] = "waiting",
 	[SESSION_OPEN] = "open",
 	[SESSION_CLIENT_DONE] = "client closed its side",
 	[SESSION_CLIENT_GONE] = "client gone",
@@ -198,6 +202,7 @@ session_release(struct session *s)
 	terminal_close(&s->term);
 	close(s->wake);
 	close(s->hangup);
+	free(s->kept);
 	for (m = outbox_close(&s->outbox); m != NULL; m = next) {
 		next = m->next;
 		session_report(s, m, 0, "the session ended");
@@ -424,6 +429,15 @@ session_client_name(const char *fp, char *name, size_t len)
 	return found != NULL;
 }
 
+/* Sets the client's name from the --clients list (accept --remember). */
+void
+session_set_name(struct session *s, const char *name)
+{
+	pthread_mutex_lock(&session_lock);
+	snprintf(s->peer.name, sizeof s->peer.name, "%s", name);
+	pthread_mutex_unlock(&session_lock);
+}
+
 /*
  * Writes how the client came, for people: "TLS, key SHA256:... (NAME)",
  * "TLS, no key", or "plain (not encrypted)".  Returns out.
@@ -555,7 +569,10 @@ session_front(struct session *s)
 		if (tls_peer_fingerprint(ssl, key) == -1)
 			snprintf(key, sizeof key, "no key");
 	}
-	if (s->config->clients && (refusal = session_check_list(s, key,
+	/* With --ask, the operator decides on a key not listed. */
+	if (s->config->clients && s->config->ask)
+		(void)session_client_name(key, name, sizeof name);
+	else if (s->config->clients && (refusal = session_check_list(s, key,
 	    name, sizeof name, line, sizeof line)) != NULL) {
 		session_turn_away(s, refusal);
 		return -1;
@@ -592,10 +609,17 @@ session_main(void *arg)
 	/* Blocking work, all of it here: the main thread only accepts. */
 	if (session_front(s) == -1)
 		return NULL;
+	if (lobby_wait(s, why, sizeof why) == -1)
+		return session_turn_away(s, *why != '\0' ? why : NULL);
 	if (terminal_launch(term, &s->term, s->number, &s->peer, s->hangup,
-	    why, sizeof why) == -1)
+	    why, sizeof why) == -1) {
+		lobby_window_done(s);
 		return session_no_window(s, "", why);
-	if (terminal_await(term, &s->term, s->hangup, why, sizeof why) == -1)
+	}
+	err = terminal_await(term, &s->term, s->hangup, why, sizeof why);
+	/* Up or not, the window rate counts it from now. */
+	lobby_window_done(s);
+	if (err == -1)
 		return session_no_window(s, "no window: ", why);
 	window_start(s);
 	if (!session_move(s, SESSION_OPEN)) {

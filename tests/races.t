@@ -19,7 +19,10 @@ from ptytest import (SLOW, TAP, ConsoleServer, Sections, fd_count,  # noqa
 
 t = TAP()
 need_tools(t, "tmux")
-sections = Sections(t)
+# The rounds open windows back to back, faster than the default
+# --max-window-rate (lobby.t tests the rate).
+NO_RATE = ["--max-window-rate", "0"]
+sections = Sections(t, NO_RATE)
 ROUNDS = 200
 # Seconds a section may spend on its rounds: a sanitizer build runs as
 # many as fit.
@@ -71,7 +74,7 @@ def wound_down(con, base):
 
 
 def kick_during_paste(tmp):
-    con = ConsoleServer(tmp)
+    con = ConsoleServer(tmp, args=" ".join(NO_RATE))
     t.ok(con.port, "ptychatd runs with its console", con.screen())
     base = baseline(con)
     start, done, rounds = time.monotonic(), 0, 0
@@ -98,7 +101,7 @@ def kick_during_paste(tmp):
 
 
 def say_while_hanging_up(tmp):
-    con = ConsoleServer(tmp)
+    con = ConsoleServer(tmp, args=" ".join(NO_RATE))
     t.ok(con.port, "ptychatd runs with its console", con.screen())
     base = baseline(con)
     start, rounds, answered = time.monotonic(), 0, 0
