@@ -159,7 +159,7 @@ lobby_window_done(struct session *s)
 		return;
 	pthread_mutex_lock(&lobby_lock);
 	lobby_opening--;
-	lobby_opened[lobby_next] = session_clock_ms();
+	lobby_opened[lobby_next] = io_clock_ms();
 	lobby_next = (lobby_next + 1) % rate;
 	lobby_wake_ready();
 	pthread_mutex_unlock(&lobby_lock);
@@ -235,7 +235,7 @@ lobby_wait(struct session *s, char *line, size_t len)
 	seat.s = s;
 	/* Listed keys (--clients) need nobody's word. */
 	seat.ask = ask = config->ask && *s->peer.name == '\0';
-	now = session_clock_ms();
+	now = io_clock_ms();
 	pthread_mutex_lock(&lobby_lock);
 	if (!ask && lobby_first_ready() == NULL &&
 	    lobby_due(config->max_window_rate, now) == 0) {
@@ -285,7 +285,7 @@ lobby_wait(struct session *s, char *line, size_t len)
 	pfd[2].events = POLLIN;
 	for (;;) {
 		gone = lobby_keep(s);
-		now = session_clock_ms();
+		now = io_clock_ms();
 		pthread_mutex_lock(&lobby_lock);
 		if (session_state(s) != SESSION_WAITING) {
 			/* Kicked, or the server stops: no more words. */
