@@ -167,7 +167,8 @@ lobby_window_done(struct session *s)
 
 /*
  * Reads what the client sent into s->kept.  Returns 0 (nothing more for
- * now), 1 when the client has gone, or 2 when it sent too much.
+ * now), 1 when the client has gone, 2 when it sent too much, or 3 at
+ * the end of what it sends (it may still be waiting for a reply).
  */
 static int
 lobby_keep(struct session *s)
@@ -182,7 +183,9 @@ lobby_keep(struct session *s)
 		    LOBBY_KEEP_MAX + 1 - s->kept_len);
 		if (n == -1 && errno == EAGAIN)
 			return 0;
-		if (n <= 0)
+		if (n == 0)
+			return 3;
+		if (n == -1)
 			return 1;
 		s->kept_len += (size_t)n;
 		atomic_fetch_add(&s->bytes_in, (unsigned long long)n);
@@ -228,7 +231,7 @@ lobby_wait(struct session *s, char *line, size_t len)
 	struct pollfd pfd[3];
 	long long now, due, deadline = 0, wait;
 	uint64_t count;
-	int ask, gone;
+	int ask, gone, closed = 0;
 
 	*line = '\0';
 	memset(&seat, 0, sizeof seat);
@@ -271,6 +274,7 @@ lobby_wait(struct session *s, char *line, size_t len)
 		    s->number, s->number);
 		(void)conn_send_now(&s->conn, LOBBY_WAITING,
 		    strlen(LOBBY_WAITING));
+		transcript_event(s->transcript, "waiting for the operator");
 		lobby_notify(s);
 		if (config->ask_timeout != 0)
 			deadline = now + config->ask_timeout * 1000LL;
@@ -284,7 +288,21 @@ lobby_wait(struct session *s, char *line, size_t len)
 	pfd[2].fd = s->wake;
 	pfd[2].events = POLLIN;
 	for (;;) {
-		gone = lobby_keep(s);
+		gone = closed ? 0 : lobby_keep(s);
+		if (gone == 3) {
+			/*
+			 * Its end of input (nc -N, a script's shutdown): what
+			 * it sent still gets its window, and the relay will
+			 * read the same end there.
+			 */
+			log_info("session %lu %s: closed its side while "
+			    "waiting", s->number, s->peer.label);
+			transcript_event(s->transcript, "client closed its "
+			    "side while waiting");
+			closed = 1;
+			gone = 0;
+			pfd[0].fd = -1;
+		}
 		now = io_clock_ms();
 		pthread_mutex_lock(&lobby_lock);
 		if (session_state(s) != SESSION_WAITING) {
@@ -321,6 +339,8 @@ lobby_wait(struct session *s, char *line, size_t len)
 					session_set_name(s, seat.name);
 				log_info("session %lu %s: let in from the "
 				    "lobby", s->number, s->peer.label);
+				transcript_event(s->transcript, "let in from "
+				    "the lobby");
 				return 0;
 			}
 			wait = due;
@@ -331,6 +351,8 @@ lobby_wait(struct session *s, char *line, size_t len)
 				log_info("session %lu %s: nobody accepted it "
 				    "in %u s; disconnecting", s->number,
 				    s->peer.label, config->ask_timeout);
+				transcript_event(s->transcript, "nobody "
+				    "accepted it in %u s", config->ask_timeout);
 				snprintf(line, len, "%s", LOBBY_TIMEOUT);
 				return -1;
 			}
@@ -349,6 +371,8 @@ lobby_wait(struct session *s, char *line, size_t len)
 		log_info("session %lu %s: rejected from the console%s%s",
 		    s->number, s->peer.label, *seat.reason != '\0' ? ": " : "",
 		    seat.reason);
+		transcript_event(s->transcript, "rejected%s%s",
+		    *seat.reason != '\0' ? ": " : "", seat.reason);
 		snprintf(line, len, "ptychatd: the operator turned you away%s%s"
 		    "\n", *seat.reason != '\0' ? ": " : "", seat.reason);
 	} else if (gone == 2) {

@@ -104,6 +104,32 @@ def ask(tmp):
     t.ok(con.stop(), "SIGTERM stops it with status 0", con.screen())
 
 
+def end_of_input(tmp):
+    """A client that sends a line and ends its input while it waits (nc
+    -N, printf | ptychat) still gets its window, with what it sent, and
+    hears the reply."""
+    logs = os.path.join(tmp, "logs")
+    con = console(tmp, "--ask --log-dir " + logs)
+    a = waiting_client(con)
+    a.send("asked and done\n")
+    a.sock.shutdown(socket.SHUT_WR)
+    t.ok(con.command("list", r"1\s+127\.0\.0\.1:\d+.*waiting"),
+         "it still waits after its end of input", con.screen())
+    t.ok(con.command("accept 1", r"accepted #1"), "accept 1")
+    w = con.window(1)
+    t.ok(w.wait_text("asked and done") and w.wait_text("closed its side"),
+         "its window shows its line, then that it stopped sending",
+         w.text())
+    w.type("answered\r")
+    t.ok(a.wait_data("answered\n"), "and the reply reaches it", a.buf)
+    t.ok(con.stop(), "SIGTERM stops it with status 0", con.screen())
+    text = "".join(read_text(os.path.join(logs, n))
+                   for n in os.listdir(logs))
+    t.ok(re.search(r"(?s)waiting for the operator.*client closed its side "
+                   r"while waiting.*let in from the lobby.*asked and done",
+                   text), "the transcript tells the lobby's part", text)
+
+
 def kick_and_stop(tmp):
     con = console(tmp, "--ask")
     a, b, c = (waiting_client(con) for _ in range(3))
@@ -133,7 +159,7 @@ def timeout_and_limits(tmp):
     first = srv.connect()
     first.wait_data(WAITING)
     first.close()
-    srv.wait_log(r"session 1 \S+: left while waiting")
+    srv.wait_log(r"session 1 \S+: nobody accepted it")
     base = settled(lambda: counts(srv))
     start = time.monotonic()
     clients = [srv.connect() for _ in range(3)]
@@ -452,7 +478,12 @@ def hang_up_when_accepted(tmp):
     con = console(tmp, "--ask --max-window-rate 0 --ask-timeout 0 -t '%s'"
                   % term)
     c = waiting_client(con)
+    # A reset, not an end of input: a client that only stops sending
+    # still waits for its window.
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                      b"\x01\x00\x00\x00\x00\x00\x00\x00")
     c.close()
+    con.command("list", "no sessions")
     base = settled(lambda: counts(con))
     budget = 40.0 if SLOW <= 1 else 25.0
     start, rounds = time.monotonic(), 0
@@ -502,6 +533,7 @@ def bad_values(tmp):
 
 sections.run("bad values", bad_values)
 sections.run("--ask: wait, accept, reject", ask)
+sections.run("end of input while waiting", end_of_input)
 sections.run("kick and stop while waiting", kick_and_stop)
 sections.run("--ask-timeout, --max-waiting, too much", timeout_and_limits)
 sections.run("64 KiB kept", keeps_64k)
