@@ -78,6 +78,8 @@ check_key(const struct key *key, const uint8_t *in, size_t n,
 	case KEY_HOME:
 	case KEY_END:
 	case KEY_DELETE:
+	case KEY_FOCUS_IN:
+	case KEY_FOCUS_OUT:
 		tag[2] = 0;
 		break;
 	default:
