@@ -3,6 +3,7 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANPREFIX ?= $(PREFIX)/share/man
+SYSTEMDUSERDIR ?= $(PREFIX)/lib/systemd/user
 
 CC ?= cc
 CFLAGS ?= -O2 -g
@@ -88,6 +89,7 @@ $(O)/test_child: $(O)/io.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o \
 $(O)/test_notify: $(O)/terminal.o $(O)/termcmd.o $(O)/child.o $(O)/io.o \
 	$(O)/tty.o $(O)/log.o $(O)/thread.o $(O)/sanitize.o $(O)/utf8.o
 $(O)/test_access: $(O)/number.o
+$(O)/test_net: $(O)/number.o
 $(O)/test_sanitize: $(O)/utf8.o
 $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
@@ -221,12 +223,19 @@ install: all
 	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge \
 	    $(DESTDIR)$(BINDIR)/
 	install -m 644 man/ptychatd.1 man/ptychat.1 $(DESTDIR)$(MANPREFIX)/man1/
+	mkdir -p $(DESTDIR)$(SYSTEMDUSERDIR)
+	install -m 644 systemd/ptychatd.socket $(DESTDIR)$(SYSTEMDUSERDIR)/
+	sed 's|@BINDIR@|$(BINDIR)|g' systemd/ptychatd.service \
+	    >$(DESTDIR)$(SYSTEMDUSERDIR)/ptychatd.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUSERDIR)/ptychatd.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ptychatd $(DESTDIR)$(BINDIR)/ptychat
 	rm -f $(DESTDIR)$(BINDIR)/ptychat-bridge
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychatd.1
 	rm -f $(DESTDIR)$(MANPREFIX)/man1/ptychat.1
+	rm -f $(DESTDIR)$(SYSTEMDUSERDIR)/ptychatd.socket
+	rm -f $(DESTDIR)$(SYSTEMDUSERDIR)/ptychatd.service
 
 clean:
 	rm -rf build ptychatd ptychat ptychat-bridge

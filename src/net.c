@@ -9,8 +9,11 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -57,8 +60,9 @@ net_listen_one(const struct addrinfo *ai, int v6only)
 {
 	int fd, on = 1, saved;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	/* Non-blocking like systemd's sockets: accept never waits. */
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	/* Lets a restarted server bind again at once. */
@@ -136,6 +140,92 @@ net_listen(const char *host, const char *port, int family, struct peer *bound,
 	}
 	peer_from_sockaddr(bound, (struct sockaddr *)&ss);
 	return fd;
+}
+
+/* The first fd systemd passes (SD_LISTEN_FDS_START). */
+#define NET_ACTIVATED_FIRST	3
+
+/*
+ * Checks that fd is a listening TCP socket and makes it close-on-exec and
+ * non-blocking; fills bound with its address.  Returns 0, or -1 with a
+ * message in err.
+ */
+static int
+net_activated_one(int fd, struct peer *bound, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int type, listening, flags;
+	socklen_t optlen = sizeof type;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &optlen) == -1) {
+		snprintf(err, errlen, "systemd's fd %d: %s", fd,
+		    errno == ENOTSOCK ? "not a socket" : strerror(errno));
+		return -1;
+	}
+	optlen = sizeof listening;
+	if (type != SOCK_STREAM || getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN,
+	    &listening, &optlen) == -1 || !listening) {
+		snprintf(err, errlen, "systemd's fd %d: not a listening "
+		    "stream socket", fd);
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+		snprintf(err, errlen, "systemd's fd %d: not a TCP socket", fd);
+		return -1;
+	}
+	/* systemd hands them over inheritable and blocking. */
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    (flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1) {
+		snprintf(err, errlen, "systemd's fd %d: %s", fd,
+		    strerror(errno));
+		return -1;
+	}
+	peer_from_sockaddr(bound, (struct sockaddr *)&ss);
+	return 0;
+}
+
+/*
+ * Takes the listening sockets of systemd socket activation: when
+ * LISTEN_PID is our pid, LISTEN_FDS sockets from fd 3 on, at most max,
+ * into fds, with their addresses in bound.  LISTEN_PID, LISTEN_FDS and
+ * LISTEN_FDNAMES are removed from the environment in every case, so no
+ * child sees them; this must run before any thread starts.  Returns the
+ * number of sockets taken (0: not activated), or -1 with a message in err.
+ */
+int
+net_activated(int *fds, struct peer *bound, size_t max, char *err,
+    size_t errlen)
+{
+	const char *pid_text, *fds_text, *errstr;
+	long long pid, n = 0, i;
+
+	pid_text = getenv("LISTEN_PID");
+	fds_text = getenv("LISTEN_FDS");
+	if (pid_text != NULL && fds_text != NULL) {
+		pid = number_parse(pid_text, 1, INT_MAX, &errstr);
+		if (errstr == NULL && pid == (long long)getpid()) {
+			n = number_parse(fds_text, 0, (long long)max, &errstr);
+			if (errstr != NULL) {
+				snprintf(err, errlen, "LISTEN_FDS '%s' from "
+				    "systemd is %s (at most %zu sockets)",
+				    fds_text, errstr, max);
+				n = -1;
+			}
+		}
+	}
+	/* The texts above are not read after this. */
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	for (i = 0; i < n; i++) {
+		fds[i] = NET_ACTIVATED_FIRST + (int)i;
+		if (net_activated_one(fds[i], &bound[i], err, errlen) == -1)
+			return -1;
+	}
+	return (int)n;
 }
 
 /*

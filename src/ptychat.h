@@ -442,6 +442,9 @@ void	 peer_from_sockaddr(struct peer *, const struct sockaddr *);
 int	 net_listen(const char *, const char *, int, struct peer *, char *,
 	    size_t);
 int	 net_connect(const char *, const char *, int, char *, size_t);
+/* At most this many sockets from systemd socket activation. */
+#define NET_ACTIVATED_MAX	16
+int	 net_activated(int *, struct peer *, size_t, char *, size_t);
 void	 net_refuse(int, const char *);
 
 /* identity.c */

@@ -313,11 +313,13 @@ accept_client(int lfd, unsigned long *number)
 
 /* Closes every session, reaps every terminal, and returns. */
 static void
-stop_server(int lfd, int sigfd)
+stop_server(const int *lfd, int nlisten, int sigfd)
 {
 	unsigned long left;
+	int i;
 
-	close(lfd);
+	for (i = 0; i < nlisten; i++)
+		close(lfd[i]);
 	if ((left = session_count()) > 0)
 		log_info("stopping: closing %lu session%s", left,
 		    left == 1 ? "" : "s");
@@ -383,15 +385,16 @@ main(int argc, char *argv[])
 	};
 	struct signalfd_siginfo si;
 	struct rlimit nofile;
-	struct pollfd pfd[3];
-	struct peer bound;
+	struct pollfd pfd[2 + NET_ACTIVATED_MAX];
+	struct peer bound[NET_ACTIVATED_MAX];
 	sigset_t sigs;
 	char err[512];
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "auto";
 	unsigned long number = 0;
-	int ch, family = AF_UNSPEC, level = 0, lfd, sigfd;
-	int v4 = 0, v6 = 0, fingerprint = 0;
+	int ch, family = AF_UNSPEC, level = 0, sigfd, i;
+	int lfd[NET_ACTIVATED_MAX], nlisten;
+	int v4 = 0, v6 = 0, fingerprint = 0, port_given = 0;
 	int notify = 1;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
@@ -487,6 +490,7 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			port = optarg;
+			port_given = 1;
 			break;
 		case 't':
 			terminal_cmd = optarg;
@@ -534,6 +538,15 @@ main(int argc, char *argv[])
 	if (termcmd_check(config.terminal.words, err, sizeof err) == -1)
 		usage_error("%s", err);
 	log_init("ptychatd", level);
+	/* Before any thread: it changes the environment. */
+	if ((nlisten = net_activated(lfd, bound, NET_ACTIVATED_MAX, err,
+	    sizeof err)) == -1) {
+		log_error("%s", err);
+		return 1;
+	}
+	if (nlisten > 0 && (bind_host != NULL || port_given || v4 || v6))
+		log_error("warning: -b, -p, -4 and -6 are ignored: the "
+		    "sockets come from systemd");
 
 	/*
 	 * The key before the port: a bad one stops us before any client.
@@ -590,13 +603,20 @@ main(int argc, char *argv[])
 		log_error("--log-dir %s: %s", config.log_dir, strerror(errno));
 		return 1;
 	}
-	if ((lfd = net_listen(bind_host, port, family, &bound, err,
-	    sizeof err)) == -1) {
-		log_error("%s", err);
-		return 1;
-	}
-	/* Always shown, even with -q: it tells scripts the real port. */
-	log_error("listening on %s port %s", bound.host, bound.port);
+	if (nlisten == 0) {
+		if ((lfd[0] = net_listen(bind_host, port, family, &bound[0],
+		    err, sizeof err)) == -1) {
+			log_error("%s", err);
+			return 1;
+		}
+		/* Always shown, even with -q: it tells scripts the real port. */
+		log_error("listening on %s port %s", bound[0].host,
+		    bound[0].port);
+		nlisten = 1;
+	} else
+		for (i = 0; i < nlisten; i++)
+			log_error("listening on %s port %s (from systemd)",
+			    bound[i].host, bound[i].port);
 	if (config.tls != NULL)
 		log_info("TLS key %s", trust.id.fingerprint);
 	if (terminal_choose(&config.terminal, config.terminal.words,
@@ -607,21 +627,23 @@ main(int argc, char *argv[])
 		terminal_check(&config.terminal);
 	}
 
-	pfd[0].fd = lfd;
+	pfd[0].fd = sigfd;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = sigfd;
-	pfd[1].events = POLLIN;
 	/* A negative fd is left out by poll: no console, no keys. */
-	pfd[2].fd = console_start();
-	pfd[2].events = POLLIN;
+	pfd[1].fd = console_start();
+	pfd[1].events = POLLIN;
+	for (i = 0; i < nlisten; i++) {
+		pfd[2 + i].fd = lfd[i];
+		pfd[2 + i].events = POLLIN;
+	}
 	for (;;) {
-		if (poll(pfd, 3, -1) == -1) {
+		if (poll(pfd, 2 + (nfds_t)nlisten, -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
 			break;
 		}
-		if (pfd[1].revents & POLLIN) {
+		if (pfd[0].revents & POLLIN) {
 			if (read(sigfd, &si, sizeof si) != sizeof si)
 				continue;
 			if (si.ssi_signo == SIGCHLD) {
@@ -638,14 +660,15 @@ main(int argc, char *argv[])
 			    strsignal((int)si.ssi_signo));
 			break;
 		}
-		if (pfd[2].revents != 0 && console_input() == 1) {
+		if (pfd[1].revents != 0 && console_input() == 1) {
 			log_info("stopping at the console's word");
 			break;
 		}
-		if (pfd[0].revents & POLLIN)
-			accept_client(lfd, &number);
+		for (i = 0; i < nlisten; i++)
+			if (pfd[2 + i].revents & POLLIN)
+				accept_client(lfd[i], &number);
 	}
-	stop_server(lfd, sigfd);
+	stop_server(lfd, nlisten, sigfd);
 	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);

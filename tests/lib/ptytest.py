@@ -227,10 +227,11 @@ class Server:
     which adds up over the suite.  The TLS tests, and those that show
     plain clients on a server as started with no options, pass tls.
     Likewise --no-notify unless notify: no notify-send joins the
-    server's children."""
+    server's children.  wrap is a command the server is started
+    through, given pass_fds (see Popen)."""
 
     def __init__(self, tmp, terminal=None, args=(), env=None, tls=False,
-                 notify=False):
+                 notify=False, wrap=(), pass_fds=()):
         self.tmp = tmp
         self.log_path = os.path.join(tmp, "ptychatd.log")
         os.makedirs(tmp, exist_ok=True)
@@ -246,14 +247,15 @@ class Server:
                 full_env.pop(name, None)
             else:
                 full_env[name] = value
-        cmd = list(os.environ.get("PTYCHAT_WRAP", "").split())
+        cmd = list(wrap) + os.environ.get("PTYCHAT_WRAP", "").split()
         cmd += [PTYCHATD, "-p", "0", "-b", "127.0.0.1", "-t", terminal]
         cmd += [] if tls else ["--no-tls"]
         cmd += [] if notify else ["--no-notify"]
         cmd += list(args)   # a later -p wins over the -p 0 above
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,
-                                     stderr=self.log, env=full_env)
+                                     stderr=self.log, env=full_env,
+                                     pass_fds=pass_fds)
         self.pid = self.proc.pid
         _servers.append(self)
         m = self.wait_log(r"listening on \S+ port (\d+)", 10)
