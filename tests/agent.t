@@ -6,11 +6,12 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, TAP, ConsoleServer, Sections,  # noqa
-                     missing_tools, run, wait_for)
+                     kill_all, missing_tools, run, wait_for)
 
 t = TAP()
 sections = Sections(t)
@@ -188,6 +189,85 @@ def console(tmp):
          "the last window closed, ptychatd exits 0", con.screen())
 
 
+HAPROXY_CFG = """global
+    stats socket %(tmp)s/stats.sock level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+backend desk
+    server d1 127.0.0.1:%(port)d weight 100 agent-check agent-port \
+%(agent)d agent-inter 200ms
+"""
+
+
+def haproxy_server(tmp, name):
+    """The status and weight HAProxy's stats socket shows for server
+    name, or None."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(os.path.join(tmp, "stats.sock"))
+        s.sendall(b"show stat\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        s.close()
+    lines = data.decode("ascii", "replace").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    head = lines[0][2:].split(",")
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("svname") == name:
+            return row.get("status"), row.get("weight")
+    return None
+
+
+def haproxy(tmp):
+    """The real HAProxy: its agent check puts the server in DRAIN when
+    the operator is away, and gives it its weight back when back."""
+    srv = sections.server(tmp, args=["--max-clients", "4", "--agent", "0"])
+    port = agent_port(srv.text())
+    cfg = os.path.join(tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(HAPROXY_CFG % {"tmp": tmp, "port": srv.port,
+                               "agent": port})
+    log = open(os.path.join(tmp, "haproxy.log"), "wb")
+    proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
+                            stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    sections.defer(log.close)
+    sections.defer(kill_all, [proc])
+    seen = []
+
+    def shows(status, weight):
+        seen.append(haproxy_server(tmp, "d1"))
+        return seen[-1] is not None and seen[-1][0] == status and \
+            seen[-1][1] == weight
+
+    t.ok(wait_for(lambda: shows("no check", "100"), 10),
+         "HAProxy shows the idle desk with its full weight", seen[-1:])
+    a = srv.connect()
+    srv.window(1)
+    t.ok(wait_for(lambda: shows("no check", "75"), 10),
+         "one client of four: weight 75", seen[-1:])
+    os.kill(srv.pid, signal.SIGUSR1)
+    t.ok(wait_for(lambda: shows("DRAIN (agent)", "75"), 10),
+         "away: HAProxy drains the server", seen[-1:])
+    os.kill(srv.pid, signal.SIGUSR2)
+    t.ok(wait_for(lambda: shows("no check", "75"), 10),
+         "back: the drain is lifted", seen[-1:])
+    a.close()
+
+
 def usage(tmp):
     for arg in ("", "[::1]", "1:2:3", "host:", ":80", "99999", "x"):
         st, out, err = run([PTYCHATD, "--no-tls", "--agent", arg])
@@ -201,5 +281,9 @@ if missing_tools("tmux"):
     t.skip("console", missing_tools("tmux"), tool=True)
 else:
     sections.run("console", console)
+if missing_tools("haproxy"):
+    t.skip("haproxy", missing_tools("haproxy"), count=4, tool=True)
+else:
+    sections.run("haproxy", haproxy)
 sections.run("usage", usage)
 t.done()
