@@ -12,6 +12,7 @@ packages="
 	valgrind clang libclang-rt-dev
 	libssl-dev openssl
 	libnotify-bin
+	haproxy
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -34,8 +34,13 @@ static const char console_help[] =
     "accept N --remember NAME\n"
     "              and add its key to the --clients file as NAME\n"
     "reject N [REASON]  turn waiting client N away, telling it REASON\n"
+    "away          turn new clients away; conversations go on (--agent\n"
+    "              then says drain)\n"
+    "back          take new clients again\n"
     "help          this list\n"
-    "quit          close every session and stop (also ^C)\n";
+    "quit          close every session and stop (also ^C)\n"
+    "quit when done  turn new clients away, and stop once the last\n"
+    "              session has ended\n";
 
 /* Prints text above the command line: dim for a log line, or plain. */
 static void
@@ -125,6 +130,8 @@ console_list(void)
 	char line[320], age[32], in[16], out[16];
 	size_t n, i;
 
+	snprintf(line, sizeof line, "operator: %s\n", desk_name(desk_state()));
+	console_show(line, 0);
 	if ((n = session_snapshot(&v)) == 0) {
 		console_show("no sessions\n", 0);
 		return;
@@ -243,7 +250,15 @@ console_command(char *line)
 	} else if ((strcmp(word, "accept") == 0 ||
 	    strcmp(word, "reject") == 0) && lobby_console(word, args) == 0)
 		;
-	else if (strcmp(word, "help") == 0)
+	else if (strcmp(word, "away") == 0 || strcmp(word, "back") == 0 ||
+	    (strcmp(word, "quit") == 0 && strcmp(args, "when done") == 0)) {
+		desk_move(*word == 'a' ? DESK_AWAY : *word == 'b' ? DESK_HERE :
+		    DESK_LEAVING, "console");
+		n = session_count();
+		snprintf(reply, sizeof reply, "operator: %s; %lu session%s\n",
+		    desk_name(desk_state()), n, n == 1 ? "" : "s");
+		console_show(reply, 0);
+	} else if (strcmp(word, "help") == 0)
 		console_show(console_help, 0);
 	else if (strcmp(word, "quit") == 0)
 		return 1;

@@ -54,6 +54,19 @@ void	 console_print(const char *);
 int	 console_input(void);
 void	 console_stop(void);
 
+/* desk.c */
+enum desk_state {
+	DESK_HERE,		/* taking new clients */
+	DESK_AWAY,		/* turning new clients away */
+	DESK_LEAVING		/* away, and exiting after the last session */
+};
+
+enum desk_state desk_state(void);
+enum desk_state desk_set(enum desk_state);
+void		 desk_move(enum desk_state, const char *);
+const char	*desk_name(enum desk_state);
+void		 desk_agent_line(char *, size_t, unsigned long, unsigned long);
+
 /* editor.c */
 /* Bytes for a terminal, or lines for the wire; grown as needed. */
 struct editor_buf {

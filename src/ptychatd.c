@@ -77,7 +77,7 @@ usage(int status)
 "                [--key file --cert file] [--clients file]\n"
 "                [--no-tls | --require-tls] [--no-notify]\n"
 "                [--ask] [--ask-timeout S] [--max-waiting N]\n"
-"                [--max-window-rate N]\n"
+"                [--max-window-rate N] [--agent [address:]port]\n"
 "       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
@@ -104,6 +104,8 @@ usage(int status)
 "      --max-waiting N    at most N clients in the lobby (default: 16)\n"
 "      --max-window-rate N  open at most N windows a second; others wait\n"
 "                         in the lobby (default: 5; 0: no limit)\n"
+"      --agent PORT       answer HAProxy's agent-check on [ADDRESS:]PORT\n"
+"                         (default address: the -b one)\n"
 "      --idle-timeout S   disconnect a client after S seconds of silence\n"
 "                         both ways (default: never)\n"
 "      --log-dir DIR      write a transcript of each session into DIR\n"
@@ -127,9 +129,12 @@ usage(int status)
 "A client that sends nothing for 200 ms is taken as plain; one that\n"
 "opens with a TLS hello gets TLS. Close a client's window to hang up on\n"
 "it. SIGINT or SIGTERM stops the server and closes every session; so does\n"
-"SIGHUP, unless --clients is given (then it re-reads the file). On a\n"
-"terminal, ptychatd takes commands: list, say N TEXT, all TEXT, kick N,\n"
-"accept N, accept all, reject N [REASON], help, quit.\n", DEFAULT_MAX_CLIENTS);
+"SIGHUP, unless --clients is given (then it re-reads the file). SIGUSR1\n"
+"sends the operator away (new clients are turned away), SIGUSR2 brings\n"
+"them back; SIGQUIT turns new clients away and exits once the last\n"
+"session ends. On a terminal, ptychatd takes commands: list, say N TEXT,\n"
+"all TEXT, kick N, accept N, accept all, reject N [REASON], away, back,\n"
+"help, quit, quit when done.\n", DEFAULT_MAX_CLIENTS);
 	exit(0);
 }
 
@@ -209,6 +214,8 @@ refusal(const struct sockaddr *sa, const char *host)
 {
 	if (!access_allowed(&limits.access, sa))
 		return "ptychatd: access denied\n";
+	if (desk_state() != DESK_HERE)
+		return "ptychatd: this operator is away; try again later\n";
 	if (session_count() >= limits.max_clients)
 		return "ptychatd: too many clients; try again later\n";
 	if (limits.max_per_host != 0 &&
@@ -311,6 +318,59 @@ accept_client(int lfd, unsigned long *number)
 	session_open(&config, fd, &peer, *number);
 }
 
+/*
+ * Splits --agent's [ADDRESS:]PORT (an IPv6 address in brackets) into
+ * *host (NULL when only a port is given) and *port, in place.
+ */
+static void
+agent_split(char *arg, char **host, char **port)
+{
+	char *colon;
+
+	*host = NULL;
+	*port = arg;
+	if (*arg == '[') {
+		if ((colon = strstr(arg, "]:")) == NULL)
+			usage_error("--agent '%s': write [ADDRESS]:PORT", arg);
+		*colon = '\0';
+		*host = arg + 1;
+		*port = colon + 2;
+	} else if ((colon = strrchr(arg, ':')) != NULL) {
+		if (strchr(arg, ':') != colon)
+			usage_error("--agent '%s': put an IPv6 address in "
+			    "brackets, [ADDRESS]:PORT", arg);
+		*colon = '\0';
+		*host = arg;
+		*port = colon + 1;
+	}
+	if (*host != NULL && **host == '\0')
+		usage_error("the --agent address is empty");
+	option_number(*port, 0, 65535, "--agent port");
+}
+
+/*
+ * Answers one agent-check connection with the desk's line and closes
+ * it.  The line fits any socket buffer, so the write never waits.
+ */
+static void
+agent_answer(int afd)
+{
+	char line[32];
+	int fd;
+
+	fd = accept4(afd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd == -1) {
+		if (errno != EINTR && errno != EAGAIN &&
+		    errno != ECONNABORTED)
+			log_error("agent: accept: %s", strerror(errno));
+		return;
+	}
+	desk_agent_line(line, sizeof line, session_count(),
+	    limits.max_clients);
+	log_debug("agent: %.*s", (int)strlen(line) - 1, line);
+	net_refuse(fd, line);
+}
+
 /* Closes every session, reaps every terminal, and returns. */
 static void
 stop_server(const int *lfd, int nlisten, int sigfd)
@@ -349,7 +409,7 @@ main(int argc, char *argv[])
 	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
 	    OPT_FINGERPRINT, OPT_CLIENTS, OPT_ASK, OPT_ASK_TIMEOUT,
 	    OPT_MAX_WAITING, OPT_MAX_WINDOW_RATE,
-	    OPT_NO_NOTIFY };
+	    OPT_NO_NOTIFY, OPT_AGENT };
 	static const struct option longopts[] = {
 		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
 		{ "require-tls", no_argument,		NULL, OPT_REQUIRE_TLS },
@@ -363,6 +423,7 @@ main(int argc, char *argv[])
 		{ "max-window-rate", required_argument,	NULL,
 		    OPT_MAX_WINDOW_RATE },
 		{ "no-notify",	no_argument,		NULL, OPT_NO_NOTIFY },
+		{ "agent",	required_argument,	NULL, OPT_AGENT },
 		{ "plain",	no_argument,		NULL, OPT_PLAIN },
 		{ "binary",	no_argument,		NULL, OPT_BINARY },
 		{ "timestamps",	no_argument,		NULL, OPT_TIMESTAMPS },
@@ -385,14 +446,15 @@ main(int argc, char *argv[])
 	};
 	struct signalfd_siginfo si;
 	struct rlimit nofile;
-	struct pollfd pfd[2 + NET_ACTIVATED_MAX];
-	struct peer bound[NET_ACTIVATED_MAX];
+	struct pollfd pfd[3 + NET_ACTIVATED_MAX];
+	struct peer bound[NET_ACTIVATED_MAX], agent_bound;
 	sigset_t sigs;
 	char err[512];
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "auto";
+	char *agent_host = NULL, *agent_port = NULL;
 	unsigned long number = 0;
-	int ch, family = AF_UNSPEC, level = 0, sigfd, i;
+	int ch, family = AF_UNSPEC, level = 0, sigfd, i, afd = -1;
 	int lfd[NET_ACTIVATED_MAX], nlisten;
 	int v4 = 0, v6 = 0, fingerprint = 0, port_given = 0;
 	int notify = 1;
@@ -453,6 +515,9 @@ main(int argc, char *argv[])
 			break;
 		case OPT_NO_NOTIFY:
 			notify = 0;
+			break;
+		case OPT_AGENT:
+			agent_split(optarg, &agent_host, &agent_port);
 			break;
 		case OPT_KEY:
 		case OPT_CERT:
@@ -586,6 +651,9 @@ main(int argc, char *argv[])
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGUSR2);
+	sigaddset(&sigs, SIGQUIT);
 	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
 	    (sigfd = signalfd(-1, &sigs, SFD_CLOEXEC)) == -1) {
 		log_error("signalfd: %s", strerror(errno));
@@ -617,6 +685,19 @@ main(int argc, char *argv[])
 		for (i = 0; i < nlisten; i++)
 			log_error("listening on %s port %s (from systemd)",
 			    bound[i].host, bound[i].port);
+	if (agent_port != NULL) {
+		if ((afd = net_listen(agent_host != NULL ? agent_host :
+		    bind_host, agent_port, family, &agent_bound, err,
+		    sizeof err)) == -1) {
+			log_error("--agent: %s", err);
+			for (i = 0; i < nlisten; i++)
+				close(lfd[i]);
+			return 1;
+		}
+		/* Shown even with -q, as the listening line is. */
+		log_error("agent listening on %s port %s", agent_bound.host,
+		    agent_bound.port);
+	}
 	if (config.tls != NULL)
 		log_info("TLS key %s", trust.id.fingerprint);
 	if (terminal_choose(&config.terminal, config.terminal.words,
@@ -632,12 +713,20 @@ main(int argc, char *argv[])
 	/* A negative fd is left out by poll: no console, no keys. */
 	pfd[1].fd = console_start();
 	pfd[1].events = POLLIN;
+	pfd[2].fd = afd;
+	pfd[2].events = POLLIN;
 	for (i = 0; i < nlisten; i++) {
-		pfd[2 + i].fd = lfd[i];
-		pfd[2 + i].events = POLLIN;
+		pfd[3 + i].fd = lfd[i];
+		pfd[3 + i].events = POLLIN;
 	}
 	for (;;) {
-		if (poll(pfd, 2 + (nfds_t)nlisten, -1) == -1) {
+		/* Leaving: no wake-up when a session ends, so look often. */
+		if (desk_state() == DESK_LEAVING && session_count() == 0) {
+			log_info("the last session has ended; stopping");
+			break;
+		}
+		if (poll(pfd, 3 + (nfds_t)nlisten,
+		    desk_state() == DESK_LEAVING ? 100 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll: %s", strerror(errno));
@@ -648,6 +737,15 @@ main(int argc, char *argv[])
 				continue;
 			if (si.ssi_signo == SIGCHLD) {
 				child_reap();
+				continue;
+			}
+			if (si.ssi_signo == SIGUSR1 ||
+			    si.ssi_signo == SIGUSR2 ||
+			    si.ssi_signo == SIGQUIT) {
+				desk_move(si.ssi_signo == SIGUSR1 ? DESK_AWAY :
+				    si.ssi_signo == SIGUSR2 ? DESK_HERE :
+				    DESK_LEAVING, strsignal((int)
+				    si.ssi_signo));
 				continue;
 			}
 			if (si.ssi_signo == SIGHUP && config.clients) {
@@ -664,10 +762,14 @@ main(int argc, char *argv[])
 			log_info("stopping at the console's word");
 			break;
 		}
+		if (pfd[2].revents & POLLIN)
+			agent_answer(afd);
 		for (i = 0; i < nlisten; i++)
-			if (pfd[2 + i].revents & POLLIN)
+			if (pfd[3 + i].revents & POLLIN)
 				accept_client(lfd[i], &number);
 	}
+	if (afd != -1)
+		close(afd);
 	stop_server(lfd, nlisten, sigfd);
 	console_stop();
 	termcmd_free(config.terminal.words);

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+# --agent: HAProxy's agent-check reads one line about the desk (ready up
+# N% free, drain when away or full, maint when leaving); away and back
+# at the console and by SIGUSR1/SIGUSR2; quit when done and SIGQUIT.
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from ptytest import (PTYCHATD, SLOW, TAP, ConsoleServer, Sections,  # noqa
+                     kill_all, missing_tools, run, wait_for)
+
+t = TAP()
+sections = Sections(t)
+AWAY = b"ptychatd: this operator is away; try again later\n"
+
+
+def agent(port):
+    """Asks the agent once; returns its whole answer, up to the close."""
+    s = socket.create_connection(("127.0.0.1", port), 5)
+    s.settimeout(5 * SLOW)
+    data = b""
+    while True:
+        chunk = s.recv(256)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data.decode("ascii", "replace")
+
+
+def agent_says(port, want, timeout=5.0):
+    """Waits until the agent answers want; returns the last answer."""
+    last = []
+    wait_for(lambda: last.append(agent(port)) or last[-1] == want,
+             timeout)
+    return last[-1]
+
+
+def agent_port(text):
+    m = re.search(r"agent listening on \S+ port (\d+)", text)
+    return int(m.group(1)) if m else None
+
+
+def windows(srv):
+    return sorted(n for n in os.listdir(srv.windows) if n.endswith(".pid"))
+
+
+def refused_away(srv):
+    """A new client gets the away line and the close, and no window."""
+    c = srv.connect()
+    return c.wait_data(AWAY) and c.wait_eof()
+
+
+def capacity(tmp):
+    srv = sections.server(tmp, args=["--max-clients", "4", "--agent", "0"])
+    port = agent_port(srv.text())
+    t.ok(port, "the agent's port is logged", srv.text())
+    t.eq(agent(port), "ready up 100%\n", "no clients: ready up 100%")
+    clients, shares = [], []
+    for n in range(1, 5):
+        clients.append(srv.connect())
+        srv.window(n)
+        shares.append(agent_says(port, "ready up %d%%\n" % (100 - 25 * n)
+                                 if n < 4 else "drain\n"))
+    t.eq(shares, ["ready up 75%\n", "ready up 50%\n", "ready up 25%\n",
+                  "drain\n"], "each client takes a quarter; full: drain")
+    srv.window(2).close()
+    t.eq(agent_says(port, "ready up 25%\n"), "ready up 25%\n",
+         "a window closed: ready again, with its share")
+    for _ in range(5):
+        agent(port)
+    marker = srv.connect()
+    srv.window(5)
+    t.eq(windows(srv), ["%d.pid" % n for n in range(1, 6)],
+         "the agent's connections open no window (the next client "
+         "gets number 5)")
+    t.ok(not re.search(r"refused|error", srv.text()),
+         "and log nothing", srv.text())
+    marker.close()
+
+
+def signals(tmp):
+    srv = sections.server(tmp, args=["--max-clients", "4", "--agent",
+                                     "127.0.0.1:0"])
+    port = agent_port(srv.text())
+    a = srv.connect()
+    w1 = srv.window(1)
+    os.kill(srv.pid, signal.SIGUSR1)
+    t.eq(agent_says(port, "drain\n"), "drain\n", "SIGUSR1: the agent "
+         "says drain")
+    t.ok(srv.wait_log(r"away \(User defined signal 1\)"),
+         "and the log says away", srv.text())
+    t.ok(refused_away(srv), "an away server turns a new client away "
+         "with a line")
+    a.send("still talking\n")
+    t.ok(w1.wait_text("still talking"), "the conversation goes on: "
+         "client to window")
+    w1.type("still answering\r")
+    t.ok(a.wait_data("still answering\n"), "and window to client")
+    os.kill(srv.pid, signal.SIGUSR2)
+    t.eq(agent_says(port, "ready up 75%\n"), "ready up 75%\n",
+         "SIGUSR2: ready again, with the free share")
+    b = srv.connect()
+    w2 = srv.window(2)
+    t.ok(not os.path.exists(os.path.join(srv.windows, "3.pid")),
+         "a new client gets window 2: the refused one had none")
+    w2.close()
+    t.ok(b.wait_eof() and agent_says(port, "ready up 75%\n") ==
+         "ready up 75%\n", "its window closed, its share is free again")
+
+    os.kill(srv.pid, signal.SIGQUIT)
+    t.eq(agent_says(port, "maint\n"), "maint\n", "SIGQUIT: the agent "
+         "says maint")
+    t.ok(refused_away(srv), "new clients are turned away")
+    os.kill(srv.pid, signal.SIGUSR2)
+    t.eq(agent(port), "maint\n", "SIGUSR2 does not undo leaving")
+    a.send("last words\n")
+    t.ok(w1.wait_text("last words") and srv.proc.poll() is None,
+         "the last conversation goes on; the server waits for it")
+    w1.close()
+    t.ok(a.wait_eof(), "its window closed, the client is hung up on")
+    try:
+        status = srv.proc.wait(5 * SLOW)
+    except Exception:
+        status = None
+    t.eq(status, 0, "and the server exits 0 after the last session")
+
+
+def sigquit_idle(tmp):
+    srv = sections.server(tmp, args=["--agent", "0"])
+    os.kill(srv.pid, signal.SIGQUIT)
+    try:
+        status = srv.proc.wait(5 * SLOW)
+    except Exception:
+        status = None
+    t.eq(status, 0, "SIGQUIT with no session: exits 0 at once")
+
+
+def console(tmp):
+    con = ConsoleServer(tmp, args="--max-clients 4 --agent 0")
+    sections.defer(con.close)
+    port = agent_port(con.screen())
+    t.ok(con.port and port, "ptychatd and its agent listen", con.screen())
+    t.ok(con.command("list", r"operator: here\n"), "list: operator here",
+         con.screen())
+    a = con.connect()
+    w1 = con.window(1)
+    t.ok(w1 and w1.wait_text("Close this window"), "a client's window "
+         "opens")
+    t.eq(agent_says(port, "ready up 75%\n"), "ready up 75%\n",
+         "the agent counts it")
+    t.ok(con.command("away", r"operator: away; 1 session\n"),
+         "away answers", con.screen())
+    t.eq(agent_says(port, "drain\n"), "drain\n", "away: drain")
+    c = con.connect()
+    t.ok(c.wait_data(AWAY) and c.wait_eof(), "a new client is turned "
+         "away with a line")
+    a.send("from a\n")
+    w1.type("to a\r")
+    t.ok(w1.wait_text("from a") and a.wait_data("to a\n"),
+         "the conversation goes on both ways")
+    t.ok(con.command("list", r"operator: away\n(.*\n)*\s+1\s+127"),
+         "list shows away, and the session", con.screen())
+    t.ok(con.command("back", r"operator: here; 1 session\n"),
+         "back answers", con.screen())
+    t.eq(agent_says(port, "ready up 75%\n"), "ready up 75%\n",
+         "back: ready again")
+    b = con.connect()
+    w2 = con.window(2)
+    t.ok(w2 and not os.path.exists(os.path.join(con.windows, "3.pid")),
+         "a new client gets window 2: the refused one had none")
+    w2.close()
+    t.ok(b.wait_eof() and agent_says(port, "ready up 75%\n") ==
+         "ready up 75%\n", "its window closed, its share is free again")
+    t.ok(con.command("help", r"quit when done"), "help tells of away, "
+         "back and quit when done", con.screen())
+    t.ok(con.command("quit when done", r"operator: leaving when done"),
+         "quit when done answers", con.screen())
+    t.eq(agent_says(port, "maint\n"), "maint\n", "leaving: maint")
+    a.send("still here\n")
+    t.ok(w1.wait_text("still here") and "status" not in con.screen(),
+         "the last conversation goes on")
+    w1.close()
+    t.ok(wait_for(lambda: "status 0" in con.screen(), 5 * SLOW),
+         "the last window closed, ptychatd exits 0", con.screen())
+
+
+HAPROXY_CFG = """global
+    stats socket %(tmp)s/stats.sock level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+backend desk
+    server d1 127.0.0.1:%(port)d weight 100 agent-check agent-port \
+%(agent)d agent-inter 200ms
+"""
+
+
+def haproxy_server(tmp, name):
+    """The status and weight HAProxy's stats socket shows for server
+    name, or None."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(os.path.join(tmp, "stats.sock"))
+        s.sendall(b"show stat\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        s.close()
+    lines = data.decode("ascii", "replace").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    head = lines[0][2:].split(",")
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("svname") == name:
+            return row.get("status"), row.get("weight")
+    return None
+
+
+def haproxy(tmp):
+    """The real HAProxy: its agent check puts the server in DRAIN when
+    the operator is away, and gives it its weight back when back."""
+    srv = sections.server(tmp, args=["--max-clients", "4", "--agent", "0"])
+    port = agent_port(srv.text())
+    cfg = os.path.join(tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(HAPROXY_CFG % {"tmp": tmp, "port": srv.port,
+                               "agent": port})
+    log = open(os.path.join(tmp, "haproxy.log"), "wb")
+    proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
+                            stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    sections.defer(log.close)
+    sections.defer(kill_all, [proc])
+    seen = []
+
+    def shows(status, weight):
+        seen.append(haproxy_server(tmp, "d1"))
+        return seen[-1] is not None and seen[-1][0] == status and \
+            seen[-1][1] == weight
+
+    t.ok(wait_for(lambda: shows("no check", "100"), 10),
+         "HAProxy shows the idle desk with its full weight", seen[-1:])
+    a = srv.connect()
+    srv.window(1)
+    t.ok(wait_for(lambda: shows("no check", "75"), 10),
+         "one client of four: weight 75", seen[-1:])
+    os.kill(srv.pid, signal.SIGUSR1)
+    t.ok(wait_for(lambda: shows("DRAIN (agent)", "75"), 10),
+         "away: HAProxy drains the server", seen[-1:])
+    os.kill(srv.pid, signal.SIGUSR2)
+    t.ok(wait_for(lambda: shows("no check", "75"), 10),
+         "back: the drain is lifted", seen[-1:])
+    a.close()
+
+
+def usage(tmp):
+    for arg in ("", "[::1]", "1:2:3", "host:", ":80", "99999", "x"):
+        st, out, err = run([PTYCHATD, "--no-tls", "--agent", arg])
+        t.eq(st, 2, "--agent '%s' is a usage error" % arg)
+
+
+sections.run("capacity", capacity)
+sections.run("signals", signals)
+sections.run("sigquit when idle", sigquit_idle)
+if missing_tools("tmux"):
+    t.skip("console", missing_tools("tmux"), tool=True)
+else:
+    sections.run("console", console)
+if missing_tools("haproxy"):
+    t.skip("haproxy", missing_tools("haproxy"), count=4, tool=True)
+else:
+    sections.run("haproxy", haproxy)
+sections.run("usage", usage)
+t.done()
