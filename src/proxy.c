@@ -181,7 +181,7 @@ proxy_v1(const unsigned char *buf, size_t n, struct proxy_header *h,
 	unsigned char	 addr[2][sizeof(struct in6_addr)];
 	long long	 port[2];
 	const char	*proto;
-	size_t		 lim, pos, end, i;
+	size_t		 lim, pos, end;
 	int		 af, field;
 
 	lim = n < PROXY_V1_MAX ? n : PROXY_V1_MAX;
@@ -252,9 +252,10 @@ proxy_v1(const unsigned char *buf, size_t n, struct proxy_header *h,
 		    "PROXY v1: %s", "line too long") : PROXY_MORE;
 	if (buf[end + 1] != '\n')
 		return proxy_bad(err, errlen, "PROXY v1: %s", "CR without LF");
-	for (i = 0; i < 2; i++)
-		proxy_set(i == 0 ? &h->src : &h->dst, i == 0 ? &h->srclen :
-		    &h->dstlen, af, addr[i], (unsigned int)port[i]);
+	proxy_set(&h->src, &h->srclen, af, addr[PROXY_SRC],
+	    (unsigned int)port[0]);
+	proxy_set(&h->dst, &h->dstlen, af, addr[PROXY_DST],
+	    (unsigned int)port[1]);
 	h->len = end + 2;
 	return PROXY_DONE;
 }
