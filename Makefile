@@ -47,7 +47,8 @@ CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
 BRIDGE_SRC = src/bridge.c src/io.c src/tty.c
 UNIT_TESTS = test_sanitize test_termcmd test_net test_access test_terminal \
 	test_editor test_telnet test_chatline test_child test_utf8 test_keys \
-	test_tls test_identity test_notify
+	test_tls test_identity test_notify \
+	test_proxy
 
 SERVER_OBJ = $(SERVER_SRC:src/%.c=$(O)/%.o)
 CLIENT_OBJ = $(CLIENT_SRC:src/%.c=$(O)/%.o)
@@ -96,6 +97,7 @@ $(O)/test_editor: $(O)/keys.o $(O)/utf8.o
 $(O)/test_keys: $(O)/utf8.o
 $(O)/test_tls: $(O)/io.o $(O)/number.o $(O)/identity.o $(O)/utf8.o
 $(O)/test_identity: $(O)/io.o $(O)/utf8.o
+$(O)/test_proxy: $(O)/number.o
 
 $(STANDIN): tests/standin-term.c
 	@mkdir -p $(O)
@@ -152,6 +154,7 @@ check-valgrind: all $(STANDIN)
 # the telnet parser, and the clients and known_hosts files; each target
 # runs for FUZZ_SECONDS, so the whole run takes about six times that.
 # fuzz_front: a connection's first bytes through the front door.
+# fuzz_proxy: a PROXY protocol header, v1 or v2.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
@@ -192,8 +195,15 @@ $(O)/fuzz_front: tests/fuzz/fuzz_front.c src/tls.c src/identity.c src/io.c \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
 	    tests/fuzz/fuzz_front.c src/tls.c src/identity.c src/io.c \
 	    src/utf8.c -lssl -lcrypto
+$(O)/fuzz_proxy: tests/fuzz/fuzz_proxy.c src/proxy.c src/number.c \
+    src/ptychat.h
+	@mkdir -p $(O)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ \
+	    tests/fuzz/fuzz_proxy.c src/proxy.c src/number.c
 fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
-    $(O)/fuzz_clients $(O)/fuzz_known_hosts $(O)/fuzz_front
+    $(O)/fuzz_clients $(O)/fuzz_known_hosts $(O)/fuzz_front \
+    $(O)/fuzz_proxy
 	mkdir -p $(O)/fuzz-corpus $(O)/fuzz-corpus-telnet $(O)/fuzz-corpus-keys
 	mkdir -p $(O)/fuzz-corpus-clients $(O)/fuzz-corpus-known-hosts
 	$(O)/fuzz_keys -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
@@ -213,6 +223,10 @@ fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
 	$(O)/fuzz_front -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 	    -timeout=30 -print_final_stats=1 $(O)/fuzz-corpus-front \
 	    tests/fuzz/corpus-front
+	mkdir -p $(O)/fuzz-corpus-proxy
+	$(O)/fuzz_proxy -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 $(O)/fuzz-corpus-proxy \
+	    tests/fuzz/corpus-proxy
 
 # Benchmarks against socat, nc and the bare pty (bench/README.md).
 # BENCH_FLAGS=--quick for a short run.

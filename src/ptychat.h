@@ -440,6 +440,28 @@ size_t	 telnet_feed(struct telnet *, const void *, size_t, void *, size_t *,
 	    enum telnet_event *);
 const char *telnet_event_text(enum telnet_event);
 
+/* proxy.c */
+/*
+ * A PROXY protocol header, v1 or v2, at the start of a connection.
+ * proxy_parse() looks at the first n bytes and reads nothing past them or
+ * past the header.  PROXY_MORE: a header may follow but is not whole yet;
+ * PROXY_DONE: h is filled and h->len bytes are the header; PROXY_BAD: no
+ * header can begin so, with one line in err.
+ */
+#define PROXY_V1_MAX	107	/* "PROXY ... \r\n", the longest v1 line */
+
+enum proxy_result { PROXY_MORE = 0, PROXY_DONE, PROXY_BAD };
+
+struct proxy_header {
+	int		 local;		/* v2 LOCAL or AF_UNSPEC, v1 UNKNOWN */
+	struct sockaddr_storage src, dst; /* unless local: client, proxy */
+	socklen_t	 srclen, dstlen;
+	size_t		 len;		/* bytes the header takes */
+};
+
+enum proxy_result proxy_parse(const unsigned char *, size_t,
+	    struct proxy_header *, char *, size_t);
+
 /* net.c */
 #define PEER_HOST_MAX	INET6_ADDRSTRLEN
 #define PEER_LABEL_MAX	(INET6_ADDRSTRLEN + 16)
