@@ -152,7 +152,7 @@ check-valgrind: all $(STANDIN)
 
 # libFuzzer on the key parser (with the editor behind it), the sanitiser,
 # the telnet parser, and the clients and known_hosts files; each target
-# runs for FUZZ_SECONDS, so the whole run takes about six times that.
+# runs for FUZZ_SECONDS, so the whole run takes about seven times that.
 # fuzz_front: a connection's first bytes through the front door.
 # fuzz_proxy: a PROXY protocol header, v1 or v2.
 FUZZ_SECONDS ?= 60
