@@ -80,7 +80,7 @@ attention_seen(struct session *s)
  * line cut short ends in an ellipsis.  text is the sanitiser's: printable
  * UTF-8, tabs and newlines.  Returns how many characters it copied.
  */
-static size_t
+size_t
 attention_excerpt(const char *text, size_t len, size_t max, char *out,
     size_t outlen)
 {

@@ -205,13 +205,16 @@ static const char *const lobby_actions[] = {
 static void
 lobby_notify(struct session *s)
 {
-	char who[160], summary[96], body[320];
+	char who[160], safe[6 * 160 + 1], summary[96], body[1200];
 
 	snprintf(summary, sizeof summary, "ptychat: client #%lu is waiting",
 	    s->number);
+	/* A --clients name may hold & or <: the body is markup. */
+	session_who(s, who, sizeof who);
+	(void)attention_excerpt(who, strlen(who), sizeof who, safe,
+	    sizeof safe);
 	snprintf(body, sizeof body, "%s, %s. Accept it here, or at the "
-	    "console: accept %lu", s->peer.label, session_who(s, who,
-	    sizeof who), s->number);
+	    "console: accept %lu", s->peer.label, safe, s->number);
 	if (notify_post(summary, body, lobby_actions, lobby_on_action,
 	    s->number) == -1)
 		log_debug("session %lu: no notification", s->number);
@@ -231,7 +234,7 @@ lobby_wait(struct session *s, char *line, size_t len)
 	struct pollfd pfd[3];
 	long long now, due, deadline = 0, wait;
 	uint64_t count;
-	int ask, gone, closed = 0;
+	int ask, gone = 0, closed = 0;
 
 	*line = '\0';
 	memset(&seat, 0, sizeof seat);
@@ -288,7 +291,8 @@ lobby_wait(struct session *s, char *line, size_t len)
 	pfd[2].fd = s->wake;
 	pfd[2].events = POLLIN;
 	for (;;) {
-		gone = closed ? 0 : lobby_keep(s);
+		if (!gone)
+			gone = closed ? 0 : lobby_keep(s);
 		if (gone == 3) {
 			/*
 			 * Its end of input (nc -N, a script's shutdown): what

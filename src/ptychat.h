@@ -725,6 +725,8 @@ struct attention {
 };
 
 struct session;
+/* text's first line, cut to max characters, safe as notify-send markup. */
+size_t	 attention_excerpt(const char *, size_t, size_t, char *, size_t);
 void	 attention_init(struct attention *);
 void	 attention_focus(struct session *, enum focus, int);
 void	 attention_seen(struct session *);

@@ -464,6 +464,11 @@ main(int argc, char *argv[])
 	config.max_waiting = DEFAULT_MAX_WAITING;
 	config.max_window_rate = DEFAULT_MAX_WINDOW_RATE;
 	log_init("ptychatd", 0);
+	/*
+	 * No clean-up at exit: a session thread that outlived the stop's
+	 * wait may still be inside OpenSSL.
+	 */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":46b:p:t:qvhV", longopts,
 	    NULL)) != -1) {
@@ -775,7 +780,10 @@ main(int argc, char *argv[])
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
 	session_set_clients(&(struct client_list){ NULL, 0 });
-	SSL_CTX_free(config.tls);
-	identity_free(&trust.id);
+	/* A session that did not end in time may still use them. */
+	if (session_count() == 0) {
+		SSL_CTX_free(config.tls);
+		identity_free(&trust.id);
+	}
 	return 0;
 }
