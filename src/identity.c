@@ -902,6 +902,54 @@ fail:
 }
 
 /*
+ * Reads the whole clients file into a new buffer with room bytes to
+ * spare after its text, which is *len bytes long; its status goes in
+ * *st.  Returns the buffer, or NULL with one line in err.
+ */
+char *
+clients_read(const char *file, size_t room, size_t *len, struct stat *st,
+    char *err, size_t errlen)
+{
+	char	*text;
+	ssize_t	 n;
+	int	 fd;
+
+	*len = 0;
+	if ((fd = identity_open(file, st, err, errlen)) == -1)
+		return NULL;
+	if (st->st_size > IDENTITY_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than 16 MiB", file);
+		close(fd);
+		return NULL;
+	}
+	/* One byte more than its size, to see it grow meanwhile. */
+	if ((text = malloc((size_t)st->st_size + 1 + room)) == NULL) {
+		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	while (*len <= (size_t)st->st_size && (n = read(fd, text + *len,
+	    (size_t)st->st_size + 1 - *len)) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "%s: %s", file, strerror(errno));
+			free(text);
+			close(fd);
+			return NULL;
+		}
+		*len += (size_t)n;
+	}
+	close(fd);
+	if (*len > (size_t)st->st_size) {
+		snprintf(err, errlen, "%s: changed while being read", file);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/*
  * Reads and parses the clients file; see clients_parse.  Returns 0, or
  * -1 with one line in err and list untouched.
  */
@@ -911,41 +959,11 @@ clients_load(const char *file, struct client_list *list, char *err,
 {
 	struct stat	 st;
 	char		*text;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 fd, r;
+	size_t		 len;
+	int		 r;
 
-	if ((fd = identity_open(file, &st, err, errlen)) == -1)
+	if ((text = clients_read(file, 0, &len, &st, err, errlen)) == NULL)
 		return -1;
-	if (st.st_size > IDENTITY_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than 16 MiB", file);
-		close(fd);
-		return -1;
-	}
-	/* One byte more than its size, to see it grow meanwhile. */
-	if ((text = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	while (len <= (size_t)st.st_size &&
-	    (n = read(fd, text + len, (size_t)st.st_size + 1 - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-			free(text);
-			close(fd);
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	if (len > (size_t)st.st_size) {
-		snprintf(err, errlen, "%s: changed while being read", file);
-		free(text);
-		return -1;
-	}
 	r = clients_parse(text, len, file, list, err, errlen);
 	free(text);
 	return r;

@@ -39,9 +39,6 @@
 #define LOBBY_TIMEOUT	"ptychatd: nobody accepted you in time; try again " \
 			"later\n"
 
-/* The largest --clients file that accept --remember rewrites. */
-#define LOBBY_FILE_MAX	(16 * 1024 * 1024)
-
 /* Room for the line remembering a key as name, with a newline before. */
 #define LOBBY_LINE_MAX(name)	(FINGERPRINT_MAX + strlen(name) + 4)
 
@@ -403,8 +400,7 @@ lobby_remember(const char *file, const char *key, const char *name,
 	struct client_list list = { NULL, 0 };
 	struct stat st;
 	char *text = NULL, tmp[PATH_MAX], real[PATH_MAX];
-	size_t len = 0, add;
-	ssize_t n;
+	size_t len, add;
 	int fd, failed, saved;
 
 	/* A link stays a link: the file it names is the one replaced. */
@@ -412,35 +408,9 @@ lobby_remember(const char *file, const char *key, const char *name,
 		snprintf(err, errlen, "%s: %s", file, strerror(errno));
 		return -1;
 	}
-	if ((fd = open(real, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
+	if ((text = clients_read(real, LOBBY_LINE_MAX(name), &len, &st, err,
+	    errlen)) == NULL)
 		return -1;
-	}
-	if (fstat(fd, &st) == -1 || (st.st_size <= LOBBY_FILE_MAX &&
-	    (text = malloc((size_t)st.st_size + LOBBY_LINE_MAX(name))) ==
-	    NULL)) {
-		snprintf(err, errlen, "%s: %s", file, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (st.st_size > LOBBY_FILE_MAX) {
-		snprintf(err, errlen, "%s: larger than 16 MiB", file);
-		close(fd);
-		return -1;
-	}
-	while (len < (size_t)st.st_size && (n = read(fd, text + len,
-	    (size_t)st.st_size - len)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(err, errlen, "%s: %s", file, strerror(errno));
-			close(fd);
-			free(text);
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
 	add = (size_t)snprintf(text + len, LOBBY_LINE_MAX(name), "%s%s %s\n",
 	    len > 0 && text[len - 1] != '\n' ? "\n" : "", key, name);
 	len += add;

@@ -546,6 +546,10 @@ struct client_list {
  * may have several keys.  On success the list is overwritten, not freed. */
 int	 clients_parse(const char *text, size_t len, const char *file,
 	    struct client_list *, char *err, size_t errlen);
+/* The clients file's bytes, with room to spare after them (NULL: err). */
+struct stat;
+char	*clients_read(const char *file, size_t room, size_t *len,
+	    struct stat *, char *err, size_t errlen);
 int	 clients_load(const char *file, struct client_list *, char *err,
 	    size_t errlen);
 const char *clients_find(const struct client_list *, const char *fp);
