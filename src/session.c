@@ -653,7 +653,7 @@ session_proxy(struct session *s, struct sockaddr_storage *src)
 	if (r == PROXY_BAD)
 		log_info("session %lu %s: refused: bad PROXY header: %s",
 		    s->number, s->peer.label, err);
-	else if (r == PROXY_MORE && errno == ECANCELED)
+	else if (r == PROXY_MORE && (errno == ECANCELED || session_ending(s)))
 		log_debug("session %lu %s: ended while its PROXY header was "
 		    "awaited", s->number, s->peer.label);
 	else if (r == PROXY_MORE && got == 0)
