@@ -784,8 +784,8 @@ enum session_state {
 struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
-	struct peer	 peer;		/* set by session_proxy under
-					   session_lock; read-only after */
+	struct peer	 peer;		/* written under session_lock (the
+					   PROXY header, the clients name) */
 	int		 proxied;	/* a PROXY header comes first */
 	int		 sock;		/* the client's connection */
 	struct conn	 conn;		/* its I/O, plain or TLS */
