@@ -16,14 +16,14 @@ import signal
 import socket
 import ssl
 import struct
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (SLOW, TAP, ConsoleServer, Sections,  # noqa: E402
-                     Window, counts, kill_all, missing_tools, read_text,
-                     settled, thread_count, wait_for, zombies)
+                     Window, counts, free_port, haproxy_start, haproxy_stat,
+                     missing_tools, read_text, settled, thread_count,
+                     wait_for, zombies)
 
 t = TAP()
 sections = Sections(t)
@@ -231,10 +231,21 @@ def forged(srv):
     d.close()
 
 
+def closed_quietly(srv, data, server_closes):
+    """A trusted connection that sends data (then its end unless
+    server_closes) is closed with nothing sent."""
+    c = srv.connect()
+    c.send(data)
+    if not server_closes:
+        c.sock.shutdown(socket.SHUT_WR)
+    quiet = c.wait_eof() and c.buf == b""
+    c.close()
+    return quiet, c.buf
+
+
 def bad_headers(srv):
     """No header, a bad, cut or stalled one: a log line, no window,
     nothing sent."""
-    log = {}
     cases = [
         ("no header, a plain line", b"hello\n", True,
          r"refused: bad PROXY header: not a PROXY header"),
@@ -252,16 +263,10 @@ def bad_headers(srv):
          r"refused: no PROXY header: the connection ended"),
     ]
     for number, (name, data, keep_open, line) in enumerate(cases, 1):
-        c = srv.connect()
-        c.send(data)
-        if not keep_open:
-            c.sock.shutdown(socket.SHUT_WR)
-        t.ok(c.wait_eof() and c.buf == b"", "%s: closed, nothing sent"
-             % name, c.buf)
-        log[name] = srv.wait_log(r"session %d 127\.0\.0\.1:\d+: %s"
-                                 % (number, line))
-        t.ok(log[name], "%s: one line in the log" % name)
-        c.close()
+        quiet, got = closed_quietly(srv, data, keep_open)
+        t.ok(quiet, "%s: closed, nothing sent" % name, got)
+        t.ok(srv.wait_log(r"session %d 127\.0\.0\.1:\d+: %s"
+                          % (number, line)), "%s: one line in the log" % name)
     stalled = [srv.connect(), srv.connect()]
     stalled[1].send(b"PROXY TCP4 192.0.2.7 ")
     began = time.monotonic()
@@ -303,13 +308,8 @@ def health_checks(srv):
         ("v2 header then the end", v2("192.0.2.7", 40000), False),
     ]
     for name, data, server_closes in cases:
-        c = srv.connect()
-        c.send(data)
-        if not server_closes:
-            c.sock.shutdown(socket.SHUT_WR)
-        t.ok(c.wait_eof() and c.buf == b"", "%s: closed, nothing sent"
-             % name, c.buf)
-        c.close()
+        quiet, got = closed_quietly(srv, data, server_closes)
+        t.ok(quiet, "%s: closed, nothing sent" % name, got)
     n = len(cases)
     c = proxied(srv, v2("192.0.2.7", 5555), b"the marker\n")
     good, why = shown(srv, n + 1, "192.0.2.7:5555", "the marker")
@@ -359,55 +359,12 @@ def after_the_header(srv):
     c.close()
 
 
-HAPROXY_CFG = """global
-    stats socket %(tmp)s/stats.sock level admin
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 10s
-    timeout server 10s
-frontend front
+HAPROXY_CFG = """frontend front
     bind 127.0.0.1:%(front)d
     default_backend desk
 backend desk
     server d1 127.0.0.1:%(port)d %(send)s check inter 100ms
 """
-
-
-def haproxy_status(tmp):
-    """Server d1's status on HAProxy's stats socket, or None."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    try:
-        s.connect(os.path.join(tmp, "stats.sock"))
-        s.sendall(b"show stat\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        return None
-    finally:
-        s.close()
-    lines = data.decode("ascii", "replace").splitlines()
-    if not lines or not lines[0].startswith("# "):
-        return None
-    head = lines[0][2:].split(",")
-    for line in lines[1:]:
-        row = dict(zip(head, line.split(",")))
-        if row.get("svname") == "d1":
-            return row.get("status"), row.get("check_status")
-    return None
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def haproxy(send):
@@ -416,22 +373,16 @@ def haproxy(send):
     one from 127.0.0.3 through it, each shown with its own address."""
     def run(tmp):
         srv = sections.server(tmp, args=TRUST, tls=True)
-        cfg = os.path.join(tmp, "haproxy.cfg")
         front = free_port()
-        with open(cfg, "w") as f:
-            f.write(HAPROXY_CFG % {"tmp": tmp, "front": front,
-                                   "port": srv.port, "send": send})
-        log = open(os.path.join(tmp, "haproxy.log"), "wb")
-        proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
-                                stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT)
-        sections.defer(log.close)
-        sections.defer(kill_all, [proc])
+        haproxy_start(sections, tmp, HAPROXY_CFG % {
+            "front": front, "port": srv.port, "send": send})
         seen = []
-        t.ok(wait_for(lambda: seen.append(haproxy_status(tmp)) or
-                      (seen[-1] or ("",))[0] == "UP" and
-                      seen[-1][1].startswith("L4OK"), 10),
-             "%s: HAProxy's checks find the desk up" % send, seen[-1:])
+        t.ok(wait_for(lambda: seen.append(haproxy_stat(
+            os.path.join(tmp, "stats.sock"), "d1") or {}) or
+            seen[-1].get("status") == "UP" and
+            seen[-1].get("check_status", "").startswith("L4OK"), 10),
+             "%s: HAProxy's checks find the desk up" % send,
+             [seen[-1].get(k) for k in ("status", "check_status")])
         # The checks themselves are the subject: let them run a while.
         time.sleep(2.0)
         c = socket.create_connection(("127.0.0.1", front), 5,

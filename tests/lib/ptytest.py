@@ -545,6 +545,77 @@ def tmpdir():
     return tempfile.mkdtemp(prefix="ptychat-test.")
 
 
+def free_port():
+    """A loopback TCP port free a moment ago, for a program that cannot
+    be told to take port 0."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def recv_all(sock):
+    """All that sock receives up to its end (its timeout applies)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+HAPROXY_HEAD = """global
+    stats socket %(tmp)s/stats.sock level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+"""
+
+
+def haproxy_start(sections, tmp, body):
+    """Starts HAProxy in TCP mode with its stats socket in tmp (see
+    haproxy_stat) and the frontends and backends in body, its output in
+    tmp/haproxy.log; it is stopped when the section ends."""
+    cfg = os.path.join(tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(HAPROXY_HEAD % {"tmp": tmp} + body)
+    log = open(os.path.join(tmp, "haproxy.log"), "wb")
+    proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
+                            stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    sections.defer(log.close)
+    sections.defer(kill_all, [proc])
+    return proc
+
+
+def haproxy_stat(sock_path, name):
+    """The row HAProxy's stats socket (at sock_path) shows for server
+    name, as a dict of its columns (status, weight, check_status, ...),
+    or None."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(sock_path)
+        s.sendall(b"show stat\n")
+        data = recv_all(s)
+    except OSError:
+        return None
+    finally:
+        s.close()
+    lines = data.decode("ascii", "replace").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    head = lines[0][2:].split(",")
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("svname") == name:
+            return row
+    return None
+
+
 def run(cmd, stdin=None, timeout=10.0, env=None):
     """Runs a command; returns (status, stdout, stderr) as text."""
     p = subprocess.run(cmd, input=stdin, capture_output=True,
