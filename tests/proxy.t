@@ -16,14 +16,16 @@ import signal
 import socket
 import ssl
 import struct
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (SLOW, TAP, ConsoleServer, Sections,  # noqa: E402
-                     Window, counts, free_port, haproxy_start, haproxy_stat,
-                     missing_tools, read_text, settled, thread_count,
-                     wait_for, zombies)
+from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, ConsoleServer,  # noqa: E402
+                     Sections, Window, counts, fd_targets, free_port,
+                     haproxy_start, haproxy_stat, kill_all, missing_tools,
+                     read_text, run, settled, thread_count, wait_for,
+                     zombies)
 
 t = TAP()
 sections = Sections(t)
@@ -420,6 +422,72 @@ def haproxy(send):
     return run
 
 
+def local_ports(pid):
+    """The local ports of pid's TCP sockets (IPv4), from /proc."""
+    inodes = set(re.findall(r"socket:\[(\d+)\]",
+                            " ".join(fd_targets(pid))))
+    ports = set()
+    for line in read_text("/proc/net/tcp").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 9 and fields[9] in inodes:
+            ports.add(int(fields[1].split(":")[1], 16))
+    return ports
+
+
+def ptychat_through_haproxy(tmp):
+    """ptychat over TLS through HAProxy's send-proxy-v2: its key and its
+    own address and port, not HAProxy's, in the banner, title and log."""
+    srv = sections.server(tmp, args=TRUST + ["-v"], tls=True)
+    front = free_port()
+    haproxy_start(sections, tmp, HAPROXY_CFG % {
+        "front": front, "port": srv.port, "send": "send-proxy-v2"})
+    t.ok(wait_for(lambda: (haproxy_stat(os.path.join(tmp, "stats.sock"),
+                                        "d1") or {}).get("status") == "UP",
+                  10), "HAProxy is up")
+    key = run([PTYCHAT, "--show-key"])[1].strip()
+    p = subprocess.Popen([PTYCHAT, "127.0.0.1", str(front)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    sections.defer(kill_all, [p])
+    p.stdin.write(b"ptychat through haproxy\n")
+    p.stdin.flush()
+    m = srv.wait_log(r"session (\d+) 127\.0\.0\.1:(\d+): connected: "
+                     r"TLS, key (\S+)", 10)
+    t.ok(m and m.group(3) == key, "the log gives ptychat's key %s" % key,
+         m and m.group(0))
+    if not m:
+        return
+    number, port = int(m.group(1)), int(m.group(2))
+    w = srv.window(number)
+    t.ok(w.wait_text("ptychat through haproxy") and
+         "127.0.0.1:%d" % port in w.title() and
+         "Connection: TLS, key %s." % key in w.text(),
+         "its line, its key in the banner, its address in the title",
+         "title %r, text %r" % (w.title(), w.text()[-300:]))
+    t.ok(port in local_ports(p.pid), "the port is ptychat's own",
+         (port, local_ports(p.pid)))
+    via = srv.wait_log(r"session %d 127\.0\.0\.1:%d: via proxy "
+                       r"127\.0\.0\.1:(\d+)" % (number, port))
+    t.ok(via and int(via.group(1)) != port, "and HAProxy's is another",
+         via and via.group(0))
+    w.type("to ptychat\r")
+    got = []
+    fd = p.stdout.fileno()
+    os.set_blocking(fd, False)
+
+    def heard():
+        try:
+            got.append(os.read(fd, 4096) or b"")
+        except BlockingIOError:
+            pass
+        return b"to ptychat\n" in b"".join(got)
+    t.ok(wait_for(heard, 5), "the operator's line reaches ptychat",
+         b"".join(got)[-200:])
+    w.close()
+    t.ok(wait_for(lambda: p.poll() is not None, 10) and p.returncode == 0,
+         "closing the window ends ptychat with status 0", p.returncode)
+
+
 def budget_rounds(limit, seconds):
     """Yields round numbers up to limit, while time is left."""
     start = time.monotonic()
@@ -559,7 +627,6 @@ def kick_while_stalled(tmp):
 
 
 def usage(tmp):
-    from ptytest import PTYCHATD, run
     for arg in ("", "10.0.0.1/33", "10.1.2.3/8", "example.org"):
         st, out, err = run([PTYCHATD, "--no-tls", "--proxy-protocol", arg])
         t.ok(st == 2 and err.startswith("ptychatd: --proxy-protocol: "),
@@ -584,10 +651,11 @@ else:
     sections.run("console list", console_list)
     sections.run("kick while stalled", kick_while_stalled)
 if missing_tools("haproxy"):
-    t.skip("haproxy", missing_tools("haproxy"), count=2, tool=True)
+    t.skip("haproxy", missing_tools("haproxy"), count=3, tool=True)
 else:
     sections.run("haproxy send-proxy-v2", haproxy("send-proxy-v2"))
     sections.run("haproxy send-proxy", haproxy("send-proxy"))
+    sections.run("ptychat through haproxy", ptychat_through_haproxy)
 sections.with_server("stalled headers, closed or reset", TRUST,
                      stalled_then_gone)
 sections.run("SIGTERM while headers stall", stop_while_stalled)
