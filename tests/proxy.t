@@ -582,7 +582,7 @@ def kick_while_stalled(tmp):
     sections.defer(con.close)
     base = thread_count(con.pid)
     rounds, clean = 0, 0
-    for n in budget_rounds(10, 20):
+    for n in budget_rounds(40, 20):
         rounds += 1
         socks = []
         for i in range(3):
