@@ -5,11 +5,12 @@
 # transcript, the console's list, --allow/--deny and --max-per-host.
 # From another address a header is text.  A trusted connection with no
 # header, or a bad, cut or stalled one, gets a log line and no window;
-# a health check (LOCAL, UNKNOWN, a header then the end) gets no window
-# and no log line without -v.  What follows the header (a first line, a
-# TLS hello) arrives whole.  Then the real HAProxy, send-proxy-v2 and
-# send-proxy, with its health checks; and stalled headers cut short by
-# SIGTERM, a kick or the client, many times, back to the baseline.
+# a health check (LOCAL, UNKNOWN, a header then the end, a bare connect)
+# gets no window and no log line without -v.  What follows the header (a
+# first line, a TLS hello) arrives whole.  Then the real HAProxy,
+# send-proxy-v2 and send-proxy, with its health checks, and ptychat
+# through it; and stalled headers cut short by SIGTERM, a kick or the
+# client, many times, back to the baseline.
 import os
 import re
 import signal
