@@ -94,6 +94,17 @@ def shown(srv, number, address, first):
             "title %r, text %r" % (w.title(), w.text()[-400:]))
 
 
+def unread(local, remote):
+    """Bytes waiting in the receive queue of the loopback connection from
+    port remote to port local, or None (from /proc/net/tcp)."""
+    for line in read_text("/proc/net/tcp").splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == local and \
+                int(fields[2].split(":")[1], 16) == remote:
+            return int(fields[4].split(":")[1], 16)
+    return None
+
+
 def headers(tmp):
     """Each form of header: the address in it is the client's."""
     logs = os.path.join(tmp, "transcripts")
@@ -136,7 +147,17 @@ def headers(tmp):
     t.ok(good, "a v2 header of %d bytes sent in pieces: read whole, and "
          "the line after it too" % len(big), why)
     clients.append(c)
-    names = wait_for(lambda: len(os.listdir(logs)) >= 5 and
+    # A header in three pieces, each taken in before the next is sent.
+    c = srv.connect()
+    header = v1("192.0.2.78", 4321)
+    for piece in (header[:9], header[9:30], header[30:] + b"in pieces\n"):
+        c.send(piece)
+        wait_for(lambda: unread(srv.port, c.sock.getsockname()[1]) == 0)
+    good, why = shown(srv, 6, "192.0.2.78:4321", "in pieces")
+    t.ok(good, "a v1 header in three pieces: read whole, and the line "
+         "after it too", why)
+    clients.append(c)
+    names = wait_for(lambda: len(os.listdir(logs)) >= 6 and
                      sorted(os.listdir(logs)))
     t.ok(names and re.match(r"session-1-192\.0\.2\.7-5555-", names[0]),
          "the transcript is named by the header's address", names)
