@@ -24,9 +24,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, ConsoleServer,  # noqa: E402
                      Sections, Window, counts, fd_targets, free_port,
-                     haproxy_start, haproxy_stat, kill_all, missing_tools,
-                     read_text, run, settled, thread_count, wait_for,
-                     zombies)
+                     haproxy_start, haproxy_stat, has_ipv6_loopback,
+                     kill_all, missing_tools, read_text, run, settled,
+                     thread_count, wait_for, zombies)
 
 t = TAP()
 sections = Sections(t)
@@ -167,6 +167,16 @@ def headers(tmp):
          read_text(path)[:300])
     for c in clients:
         c.close()
+
+
+def ipv6_proxy(srv):
+    """A proxy at ::1 trusted as ::1/128, its client at an IPv4 address."""
+    c = srv.connect(host="::1")
+    c.send(v2("192.0.2.7", 5555, tlvs=SOME_TLVS) + b"from ::1\n")
+    good, why = shown(srv, 1, "192.0.2.7:5555", "from ::1")
+    t.ok(good, "a proxy at ::1: its client at 192.0.2.7 has the window",
+         why)
+    c.close()
 
 
 def console_list(tmp):
@@ -664,6 +674,11 @@ sections.with_server("--max-per-host", TRUST + ["--max-per-host", "1"],
 sections.with_server("forged headers", TRUST, forged)
 sections.with_server("bad headers", TRUST, bad_headers)
 sections.with_server("health checks", TRUST, health_checks)
+if has_ipv6_loopback():
+    sections.with_server("a proxy at ::1", ["-b", "::1", "--proxy-protocol",
+                                            "::1/128"], ipv6_proxy)
+else:
+    t.skip("a proxy at ::1", "no IPv6 loopback", count=2)
 sections.run("TLS after the header",
              lambda tmp: after_the_header(sections.server(tmp, args=TRUST,
                                                           tls=True)))

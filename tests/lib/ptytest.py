@@ -545,6 +545,17 @@ def tmpdir():
     return tempfile.mkdtemp(prefix="ptychat-test.")
 
 
+def has_ipv6_loopback():
+    """Whether ::1 can be bound here."""
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port():
     """A loopback TCP port free a moment ago, for a program that cannot
     be told to take port 0."""
