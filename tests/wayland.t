@@ -18,7 +18,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (BIN, TAP, Sections, children_of, counts,  # noqa
                      missing_tools, process_alive, read_text, settled,
                      wait_for)
-from xdisplay import X, cmdline_of, private_display, stop_process  # noqa
+from xdisplay import (X, cmdline_of, pixels_differ, private_display,  # noqa
+                      snapshot, stop_process)
 
 t = TAP()
 sections = Sections(t)
@@ -122,8 +123,9 @@ def choices(tmp):
 
 
 def compositor(tmp):
-    """A private Xvfb and weston on it; returns (display, env for a
-    Wayland client, weston's log path), or None."""
+    """A private Xvfb and weston on it; returns (X on that display, env
+    for a Wayland client, weston's log path, weston's X window), or
+    None."""
     display = private_display(sections, tmp)
     if not t.ok(display, "a private Xvfb runs",
                 read_text(os.path.join(tmp, "xvfb.log"))):
@@ -155,7 +157,7 @@ def compositor(tmp):
     env = {"DISPLAY": None, "WAYLAND_DISPLAY": SOCKET,
            "XDG_RUNTIME_DIR": run, "TERMINAL": None, "TMUX": None,
            "TMUX_TMPDIR": run}
-    return display, env, log, m.group(1)
+    return X(display), env, log, m.group(1)
 
 
 def foot_of(srv, number):
@@ -178,22 +180,6 @@ def environ_of(pid):
     return dict(v.split("=", 1) for v in raw.split("\0") if "=" in v)
 
 
-def snapshot(display, path):
-    subprocess.run(["import", "-display", display, "-window", "root", path],
-                   capture_output=True, timeout=20)
-    return os.path.exists(path)
-
-
-def pixels_differ(a, b):
-    """How many pixels differ between two snapshots (ImageMagick)."""
-    p = subprocess.run(["compare", "-metric", "AE", a, b, "null:"],
-                       capture_output=True, timeout=20)
-    try:
-        return int(float(p.stderr.split()[0]))
-    except (ValueError, IndexError):
-        return -1
-
-
 def focus_count(srv, number):
     return len(re.findall(r"session %d \S+: window has the focus" % number,
                           srv.text()))
@@ -203,8 +189,8 @@ def windows(tmp):
     up = compositor(tmp)
     if not up:
         return
-    display, env, wlog, screen = up
-    x = X(display)
+    x, env, wlog, screen = up
+    display = x.display
     # -v: the log then says which window has the keyboard.
     srv = sections.server(os.path.join(tmp, "server"), terminal="auto",
                           env=env, args=["-v"])
@@ -231,16 +217,16 @@ def windows(tmp):
                   10),
          "the compositor is told the title '%s'" % title_a)
 
-    snapshot(display, before)
+    snapshot(display, "root", before)
 
     def still():
-        snapshot(display, after)
+        snapshot(display, "root", after)
         same = pixels_differ(before, after) == 0
         os.replace(after, before)
         return same
     t.ok(wait_for(still, 10, 0.3), "the screen settles after the banner")
     a.send("".join("line %d from the client\n" % i for i in range(8)))
-    t.ok(wait_for(lambda: snapshot(display, after)
+    t.ok(wait_for(lambda: snapshot(display, "root", after)
                   and pixels_differ(before, after) > 500, 10, 0.2),
          "the window draws what its client sends (screen pixels change)")
 
@@ -351,8 +337,7 @@ def others(tmp):
     up = compositor(tmp)
     if not up:
         return
-    display, env, wlog, screen = up
-    x = X(display)
+    x, env, wlog, screen = up
     bus = session_bus(env)
     t.ok(bus, "a private session bus runs")
     env = dict(env, DBUS_SESSION_BUS_ADDRESS=bus or "")
