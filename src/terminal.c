@@ -192,7 +192,7 @@ has_display(void)
 }
 
 static int
-has_wayland(void)
+terminal_wayland(void)
 {
 	const char *w = getenv("WAYLAND_DISPLAY");
 
@@ -357,7 +357,7 @@ terminal_pick(struct terminal *term, char **words, const char *bridge,
 		    "install one, e.g. apt-get install xterm");
 		return -1;
 	}
-	if (has_wayland()) {
+	if (terminal_wayland()) {
 		term->why = "auto, on Wayland: WAYLAND_DISPLAY is set, "
 		    "DISPLAY is not";
 		if ((r = terminal_first(term, wayland_order,
@@ -429,7 +429,7 @@ terminal_check(const struct terminal *term)
 		    term->words[0]);
 	if (term->kind == TERMINAL_TMUX || has_display())
 		;
-	else if (!has_wayland())
+	else if (!terminal_wayland())
 		log_error("warning: DISPLAY is not set (nor WAYLAND_DISPLAY), "
 		    "so windows cannot open; run ptychatd from a desktop "
 		    "session");
