@@ -380,9 +380,10 @@ def bridges():
 
 sections.run("choices", choices)
 tools = ("Xvfb", "weston", "foot", "xdotool", "import", "compare")
-for name, fn in (("foot windows", windows), ("20 foot windows", twenty),
-                 ("other Wayland terminals", others)):
-    missing = missing_tools(*tools)
+for name, fn, more in (("foot windows", windows, ()),
+                       ("20 foot windows", twenty, ()),
+                       ("other Wayland terminals", others, ("dbus-daemon",))):
+    missing = missing_tools(*(tools + more))
     if missing:
         t.skip("%s on weston" % name, missing, tool=True)
     else:
