@@ -689,6 +689,7 @@ struct terminal {
 	const char	*bridge;	/* ptychat-bridge, or NULL */
 	int		 xterm;		/* add xterm's hardening resources */
 	int		 plain;		/* the bridge leaves editing to the tty */
+	const char	*why;		/* how -t auto chose it, or NULL */
 };
 
 /*

@@ -98,6 +98,21 @@ static const char *const auto_order[] = {
 	"kitty", "alacritty", "foot", "st",
 };
 
+/*
+ * What -t auto tries on Wayland when DISPLAY is not set, after
+ * $TERMINAL: those seen to open their window on a Wayland compositor
+ * with no X server at all.  (konsole does too where Qt has its Wayland
+ * plugin, but that was not there to see.)
+ */
+static const char *const wayland_order[] = {
+	"foot", "gnome-terminal", "kitty", "alacritty",
+};
+
+/* Terminals that draw on an X server only, never on Wayland. */
+static const char *const x_only[] = {
+	"xterm", "uxterm", "urxvt", "rxvt-unicode", "st", "stterm",
+};
+
 /* Any other program: xterm's -S convention. */
 static const char *const handoff_tail[] = {
 	"-T", "%T", "-n", "%T", "-S%P/%F", NULL
@@ -174,6 +189,29 @@ has_display(void)
 	const char *d = getenv("DISPLAY");
 
 	return d != NULL && *d != '\0';
+}
+
+static int
+terminal_wayland(void)
+{
+	const char *w = getenv("WAYLAND_DISPLAY");
+
+	return w != NULL && *w != '\0';
+}
+
+/* Returns 1 when term's program is one known to need an X server. */
+static int
+terminal_x_only(const struct terminal *term)
+{
+	const struct style *style = terminal_style(term->words[0]);
+	size_t i;
+
+	if (style == NULL)
+		return 0;
+	for (i = 0; i < sizeof x_only / sizeof x_only[0]; i++)
+		if (strcmp(style->name, x_only[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static int
@@ -258,55 +296,94 @@ terminal_choose(struct terminal *term, char **words, const char *bridge,
 	return -1;
 }
 
+/*
+ * Tries $TERMINAL, then each of order[0..n-1] that is installed, until
+ * one can work here.  Returns 0 with term set up, 1 when none was
+ * found, or -1 with a message in err.
+ */
 static int
-terminal_pick(struct terminal *term, char **words, const char *bridge,
-    char *err, size_t errlen)
+terminal_first(struct terminal *term, const char *const *order, size_t n,
+    const char *bridge, char *err, size_t errlen)
 {
 	char **env_words;
 	const char *env;
 	size_t i;
+
+	env = getenv("TERMINAL");
+	if (env != NULL && (env_words = termcmd_split(env)) != NULL) {
+		if (env_words[0] != NULL &&
+		    termcmd_check(env_words, err, errlen) == 0 &&
+		    terminal_program_exists(env_words[0])) {
+			termcmd_free(term->words);
+			term->why = "$TERMINAL";
+			return terminal_use(term, env_words, bridge, err,
+			    errlen);
+		}
+		termcmd_free(env_words);
+	}
+	for (i = 0; i < n; i++) {
+		if (!terminal_program_exists(order[i]))
+			continue;
+		if (terminal_words(&term->words, order[i]) == -1) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+		if (terminal_use(term, term->words, bridge, err, errlen) == 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int
+terminal_pick(struct terminal *term, char **words, const char *bridge,
+    char *err, size_t errlen)
+{
+	int r, wayland = 0;
 
 	memset(term, 0, sizeof *term);
 	term->words = words;
 	if (words[1] != NULL || strcmp(words[0], "auto") != 0)
 		return terminal_use(term, words, bridge, err, errlen);
 
+	/* With both, X first: today's order, and Xwayland is there. */
 	if (has_display()) {
-		env = getenv("TERMINAL");
-		if (env != NULL && (env_words = termcmd_split(env)) != NULL) {
-			if (env_words[0] != NULL &&
-			    termcmd_check(env_words, err, errlen) == 0 &&
-			    terminal_program_exists(env_words[0])) {
-				termcmd_free(words);
-				return terminal_use(term, env_words, bridge,
-				    err, errlen);
-			}
-			termcmd_free(env_words);
-		}
-		for (i = 0; i < sizeof auto_order / sizeof auto_order[0];
-		    i++) {
-			if (!terminal_program_exists(auto_order[i]))
-				continue;
-			if (terminal_words(&term->words, auto_order[i]) == -1)
-				break;
-			if (terminal_use(term, term->words, bridge, err,
-			    errlen) == 0)
-				return 0;
-		}
+		term->why = "auto, on X: DISPLAY is set";
+		if ((r = terminal_first(term, auto_order, sizeof auto_order /
+		    sizeof auto_order[0], bridge, err, errlen)) != 1)
+			return r;
 		snprintf(err, errlen, "no terminal program found (tried "
 		    "$TERMINAL, xterm, urxvt, x-terminal-emulator, "
 		    "gnome-terminal, konsole, kitty, alacritty, foot, st); "
 		    "install one, e.g. apt-get install xterm");
 		return -1;
 	}
+	if (terminal_wayland()) {
+		term->why = "auto, on Wayland: WAYLAND_DISPLAY is set, "
+		    "DISPLAY is not";
+		if ((r = terminal_first(term, wayland_order,
+		    sizeof wayland_order / sizeof wayland_order[0], bridge,
+		    err, errlen)) != 1)
+			return r;
+		wayland = 1;
+	}
 	if (terminal_program_exists("tmux")) {
 		if (terminal_words(&term->words, "tmux") == -1)
 			return -1;
+		term->why = wayland ? "auto: WAYLAND_DISPLAY is set but no "
+		    "Wayland terminal (foot, gnome-terminal, kitty, "
+		    "alacritty) is installed, and DISPLAY is not set" :
+		    "auto: neither DISPLAY nor WAYLAND_DISPLAY is set";
 		return terminal_use(term, term->words, bridge, err, errlen);
 	}
-	snprintf(err, errlen, "DISPLAY is not set and tmux is not installed, "
-	    "so no window can open; run ptychatd from a desktop session, or "
-	    "install tmux (apt-get install tmux)");
+	if (wayland)
+		snprintf(err, errlen, "DISPLAY is not set, no Wayland terminal "
+		    "was found (tried $TERMINAL, foot, gnome-terminal, kitty, "
+		    "alacritty) and tmux is not installed, so no window can "
+		    "open; install one, e.g. apt-get install foot");
+	else
+		snprintf(err, errlen, "DISPLAY is not set and tmux is not "
+		    "installed, so no window can open; run ptychatd from a "
+		    "desktop session, or install tmux (apt-get install tmux)");
 	return -1;
 }
 
@@ -350,13 +427,22 @@ terminal_check(const struct terminal *term)
 		log_error("warning: terminal program '%s' not found; clients "
 		    "will be turned away until it is installed",
 		    term->words[0]);
-	if (term->kind != TERMINAL_TMUX && !has_display())
-		log_error("warning: DISPLAY is not set, so windows cannot "
-		    "open; run ptychatd from a desktop session");
+	if (term->kind == TERMINAL_TMUX || has_display())
+		;
+	else if (!terminal_wayland())
+		log_error("warning: DISPLAY is not set (nor WAYLAND_DISPLAY), "
+		    "so windows cannot open; run ptychatd from a desktop "
+		    "session");
+	else if (terminal_x_only(term))
+		log_error("warning: DISPLAY is not set, and %s needs X, not "
+		    "Wayland, so windows cannot open; leave -t out for a "
+		    "Wayland terminal such as foot", term->words[0]);
 	if (term->kind == TERMINAL_HANDOFF && term->xterm)
 		log_error("warning: ptychat-bridge is not installed beside "
 		    "ptychatd; xterm windows will not close from their "
 		    "close button");
+	if (term->why != NULL)
+		log_info("windows: %s (%s)", term->words[0], term->why);
 	log_info("%s", terminal_describe(term));
 }
 

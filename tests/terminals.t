@@ -5,33 +5,17 @@
 # (its pixels change), a line typed in it reaches only its client, the
 # close button (WM_DELETE_WINDOW) hangs up, and no process is left.
 import os
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (TAP, Sections, children_of, need_tools,  # noqa
                      read_text, wait_for)
-from xdisplay import X, private_display, send_wm_delete  # noqa
+from xdisplay import (X, pixels_differ, private_display,  # noqa
+                      send_wm_delete, snapshot)
 
 t = TAP()
 need_tools(t, "Xvfb", "xdotool", "urxvt", "st", "import", "compare")
 sections = Sections(t)
-
-
-def snapshot(display, wid, path):
-    subprocess.run(["import", "-display", display, "-window", wid, path],
-                   capture_output=True, timeout=20)
-    return os.path.exists(path)
-
-
-def pixels_differ(a, b):
-    """How many pixels differ between two snapshots (ImageMagick)."""
-    p = subprocess.run(["compare", "-metric", "AE", a, b, "null:"],
-                       capture_output=True, timeout=20)
-    try:
-        return int(float(p.stderr.split()[0]))
-    except (ValueError, IndexError):
-        return -1
 
 
 def exercise(tmp, program):

@@ -30,6 +30,9 @@ SLOW = float(os.environ.get("PTYCHAT_TIME_FACTOR", "1"))
 CONFIG_HOME = tempfile.mkdtemp(prefix="ptychat-config.")
 os.environ["XDG_CONFIG_HOME"] = CONFIG_HOME
 atexit.register(shutil.rmtree, CONFIG_HOME, True)
+# Nor does -t auto see the user's Wayland session (tests/wayland.t makes
+# its own).
+os.environ.pop("WAYLAND_DISPLAY", None)
 
 
 class TAP:

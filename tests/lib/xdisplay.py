@@ -292,3 +292,22 @@ def window_texts(display, wid, names=NAME_PROPERTIES):
             x11.XFree(data)
     x11.XCloseDisplay(dpy)
     return texts
+
+
+def snapshot(display, wid, path):
+    """Saves window wid ("root": the whole screen) as an image at path;
+    returns True when the file is there (ImageMagick's import)."""
+    subprocess.run(["import", "-display", display, "-window", wid, path],
+                   capture_output=True, timeout=20)
+    return os.path.exists(path)
+
+
+def pixels_differ(a, b):
+    """How many pixels differ between two snapshots (ImageMagick), or -1
+    when they cannot be compared."""
+    p = subprocess.run(["compare", "-metric", "AE", a, b, "null:"],
+                       capture_output=True, timeout=20)
+    try:
+        return int(float(p.stderr.split()[0]))
+    except (ValueError, IndexError):
+        return -1
