@@ -13,7 +13,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, ConsoleServer,  # noqa
-                     Sections, kill_all, missing_tools, run, wait_for)
+                     Sections, haproxy_stat, kill_all, missing_tools, run,
+                     wait_for)
 
 t = TAP()
 sections = Sections(t)
@@ -247,32 +248,9 @@ backend desk
 
 
 def haproxy_server(tmp, name):
-    """The status and weight HAProxy's stats socket shows for server
-    name, or None."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    try:
-        s.connect(os.path.join(tmp, "stats.sock"))
-        s.sendall(b"show stat\n")
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        return None
-    finally:
-        s.close()
-    lines = data.decode("ascii", "replace").splitlines()
-    if not lines or not lines[0].startswith("# "):
-        return None
-    head = lines[0][2:].split(",")
-    for line in lines[1:]:
-        row = dict(zip(head, line.split(",")))
-        if row.get("svname") == name:
-            return row.get("status"), row.get("weight")
-    return None
+    """The status and weight HAProxy shows for server name, or None."""
+    row = (haproxy_stat(os.path.join(tmp, "stats.sock")) or {}).get(name)
+    return (row.get("status"), row.get("weight")) if row else None
 
 
 def haproxy(tmp):

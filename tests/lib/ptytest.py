@@ -551,3 +551,30 @@ def run(cmd, stdin=None, timeout=10.0, env=None):
                        timeout=timeout * SLOW, env=env)
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
             p.stderr.decode("utf-8", "replace"))
+
+
+def haproxy_stat(path):
+    """HAProxy's "show stat" through its stats socket at path: a dict of
+    rows (each a dict by column name) by server name, or None when the
+    socket does not answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5 * SLOW)
+    data = b""
+    try:
+        s.connect(path)
+        s.sendall(b"show stat\n")
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        s.close()
+    lines = data.decode("ascii", "replace").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    head = lines[0][2:].split(",")
+    rows = (dict(zip(head, line.split(","))) for line in lines[1:] if line)
+    return {row.get("svname"): row for row in rows}
