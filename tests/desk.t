@@ -213,6 +213,8 @@ def the_desk(tmp):
         w.close()
     t.ok(all(c.wait_eof() for c, _, _ in mine), "d1's windows closed: "
          "its clients are hung up on")
+    for c, _, _ in mine:
+        c.close()
     t.ok(wait_for(lambda: (haproxy_stat(desk.sock) or {}).get(
         "d1", {}).get("scur") == "0", 5.0), "HAProxy counts no session "
          "on d1")
