@@ -784,7 +784,8 @@ enum session_state {
 struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
-	struct peer	 peer;		/* under session_lock once set */
+	struct peer	 peer;		/* written under session_lock (the
+					   PROXY header, the clients name) */
 	int		 proxied;	/* a PROXY header comes first */
 	int		 sock;		/* the client's connection */
 	struct conn	 conn;		/* its I/O, plain or TLS */

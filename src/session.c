@@ -635,8 +635,8 @@ session_proxy_read(int fd, int wait_ms, int cancel, struct proxy_header *h,
 /*
  * The first bytes from a trusted proxy: its PROXY header, whose source
  * then stands for the client everywhere.  A proxy's health check (LOCAL,
- * UNKNOWN) is closed quietly; a bad or missing header with one line in
- * the log.  Returns 0 with the source in src to go on, or -1 once the
+ * UNKNOWN, or a bare connect) is closed quietly; a bad, cut or missing
+ * header with one line in the log.  Returns 0 with the source in src to go on, or -1 once the
  * connection is closed.
  */
 static int
@@ -653,9 +653,14 @@ session_proxy(struct session *s, struct sockaddr_storage *src)
 	if (r == PROXY_BAD)
 		log_info("session %lu %s: refused: bad PROXY header: %s",
 		    s->number, s->peer.label, err);
-	else if (r == PROXY_MORE && errno == ECANCELED)
+	else if (r == PROXY_MORE && (errno == ECANCELED || session_ending(s)))
 		log_debug("session %lu %s: ended while its PROXY header was "
 		    "awaited", s->number, s->peer.label);
+	else if (r == PROXY_MORE && got == 0 && (errno == EPIPE ||
+	    errno == ECONNRESET))
+		/* A check that only connects, or a port scanner: no noise. */
+		log_debug("session %lu %s: gone before a word", s->number,
+		    s->peer.label);
 	else if (r == PROXY_MORE && got == 0)
 		log_info("session %lu %s: refused: no PROXY header: %s",
 		    s->number, s->peer.label, errno == ETIMEDOUT ?

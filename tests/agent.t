@@ -7,14 +7,13 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, ConsoleServer,  # noqa
-                     Sections, haproxy_stat, kill_all, missing_tools, run,
-                     wait_for)
+                     Sections, haproxy_start, haproxy_stat, missing_tools,
+                     recv_all, run, wait_for)
 
 t = TAP()
 sections = Sections(t)
@@ -25,12 +24,7 @@ def agent(port):
     """Asks the agent once; returns its whole answer, up to the close."""
     s = socket.create_connection(("127.0.0.1", port), 5)
     s.settimeout(5 * SLOW)
-    data = b""
-    while True:
-        chunk = s.recv(256)
-        if not chunk:
-            break
-        data += chunk
+    data = recv_all(s)
     s.close()
     return data.decode("ascii", "replace")
 
@@ -234,22 +228,16 @@ def console(tmp):
          "the last window closed, ptychatd exits 0", con.screen())
 
 
-HAPROXY_CFG = """global
-    stats socket %(tmp)s/stats.sock level admin
-defaults
-    mode tcp
-    timeout connect 1s
-    timeout client 10s
-    timeout server 10s
-backend desk
+HAPROXY_CFG = """backend desk
     server d1 127.0.0.1:%(port)d weight 100 agent-check agent-port \
 %(agent)d agent-inter 200ms
 """
 
 
 def haproxy_server(tmp, name):
-    """The status and weight HAProxy shows for server name, or None."""
-    row = (haproxy_stat(os.path.join(tmp, "stats.sock")) or {}).get(name)
+    """The status and weight HAProxy's stats socket shows for server
+    name, or None."""
+    row = haproxy_stat(os.path.join(tmp, "stats.sock"), name)
     return (row.get("status"), row.get("weight")) if row else None
 
 
@@ -258,16 +246,8 @@ def haproxy(tmp):
     the operator is away, and gives it its weight back when back."""
     srv = sections.server(tmp, args=["--max-clients", "4", "--agent", "0"])
     port = agent_port(srv.text())
-    cfg = os.path.join(tmp, "haproxy.cfg")
-    with open(cfg, "w") as f:
-        f.write(HAPROXY_CFG % {"tmp": tmp, "port": srv.port,
-                               "agent": port})
-    log = open(os.path.join(tmp, "haproxy.log"), "wb")
-    proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
-                            stdin=subprocess.DEVNULL, stdout=log,
-                            stderr=subprocess.STDOUT)
-    sections.defer(log.close)
-    sections.defer(kill_all, [proc])
+    haproxy_start(sections, tmp, HAPROXY_CFG % {"port": srv.port,
+                                                "agent": port})
     seen = []
 
     def shows(status, weight):

@@ -17,23 +17,15 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHAT, PTYCHATD, SLOW, TOP, TAP, Client,  # noqa
-                     Sections, Server, Window, fd_targets, haproxy_stat,
-                     kill_all, missing_tools, read_text, run, wait_for)
+                     Sections, Server, Window, fd_targets, free_port,
+                     haproxy_stat, kill_all, missing_tools, read_text, run,
+                     wait_for)
 
 t = TAP()
 sections = Sections(t)
 SHIPPED = os.path.join(TOP, "docs", "haproxy.cfg")
 FINGERPRINT = r"SHA256:[A-Za-z0-9+/]{43}"
 TRUST = ["--proxy-protocol", "127.0.0.1/32"]
-
-
-def free_port():
-    """A loopback port nobody listens on (for a desk not started)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def agent_port(srv):
@@ -91,9 +83,9 @@ class Desk:
     def status(self):
         """Each desk's status as HAProxy shows it ("UP", "DOWN",
         "DRAIN (agent)", ...), d1 first."""
-        rows = haproxy_stat(self.sock) or {}
-        self.last = [rows.get("d%d" % n, {}).get("status")
-                     for n in range(1, len(self.desks) + 1)]
+        rows = [haproxy_stat(self.sock, "d%d" % n)
+                for n in range(1, len(self.desks) + 1)]
+        self.last = [row and row.get("status") for row in rows]
         return self.last
 
     def wait_status(self, want, timeout=10.0):
@@ -215,9 +207,8 @@ def the_desk(tmp):
          "its clients are hung up on")
     for c, _, _ in mine:
         c.close()
-    t.ok(wait_for(lambda: (haproxy_stat(desk.sock) or {}).get(
-        "d1", {}).get("scur") == "0", 5.0), "HAProxy counts no session "
-         "on d1")
+    t.ok(wait_for(lambda: (haproxy_stat(desk.sock, "d1") or {}).get(
+        "scur") == "0", 5.0), "HAProxy counts no session on d1")
     os.kill(d[0].pid, signal.SIGUSR2)
     t.ok(desk.wait_status(["UP"] * 3), "d1 back: HAProxy takes it in "
          "again", desk.last)

@@ -4,24 +4,14 @@
 # written as IPv4-mapped IPv6 (::ffff:a.b.c.d) is the IPv4 rule, also for
 # IPv4 clients of an IPv6 socket, who arrive as ::ffff:a.b.c.d.
 import os
-import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import TAP, Sections, Window, wait_for  # noqa: E402
+from ptytest import (TAP, Sections, Window, has_ipv6_loopback,  # noqa: E402
+                     wait_for)
 
 t = TAP()
-
-
-def has_ipv6_loopback():
-    try:
-        s = socket.socket(socket.AF_INET6)
-        s.bind(("::1", 0))
-        s.close()
-        return True
-    except OSError:
-        return False
 
 
 def refused(srv, client, line, name):

@@ -21,8 +21,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (PTYCHAT, PTYCHATD, SLOW, TAP, Sections,  # noqa: E402
-                     children_of, kill_all, missing_tools, need_tools, run,
-                     wait_for)
+                     children_of, free_port, kill_all, missing_tools,
+                     need_tools, run, wait_for)
 
 TIMEOUT = 10.0 * SLOW
 # ptychat gives a server that sends nothing back this long (src/ptychat.c
@@ -76,14 +76,6 @@ def fingerprint(key):
                          capture_output=True, timeout=TIMEOUT).stdout
     return "SHA256:" + base64.b64encode(
         hashlib.sha256(der).digest()).decode().rstrip("=")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Output:

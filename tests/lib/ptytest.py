@@ -545,29 +545,73 @@ def tmpdir():
     return tempfile.mkdtemp(prefix="ptychat-test.")
 
 
-def run(cmd, stdin=None, timeout=10.0, env=None):
-    """Runs a command; returns (status, stdout, stderr) as text."""
-    p = subprocess.run(cmd, input=stdin, capture_output=True,
-                       timeout=timeout * SLOW, env=env)
-    return (p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
-
-
-def haproxy_stat(path):
-    """HAProxy's "show stat" through its stats socket at path: a dict of
-    rows (each a dict by column name) by server name, or None when the
-    socket does not answer."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5 * SLOW)
-    data = b""
+def has_ipv6_loopback():
+    """Whether ::1 can be bound here."""
     try:
-        s.connect(path)
+        s = socket.socket(socket.AF_INET6)
+        s.bind(("::1", 0))
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    """A loopback TCP port free a moment ago, for a program that cannot
+    be told to take port 0."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def recv_all(sock):
+    """All that sock receives up to its end (its timeout applies)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+HAPROXY_HEAD = """global
+    stats socket %(tmp)s/stats.sock level admin
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 10s
+    timeout server 10s
+"""
+
+
+def haproxy_start(sections, tmp, body):
+    """Starts HAProxy in TCP mode with its stats socket in tmp (see
+    haproxy_stat) and the frontends and backends in body, its output in
+    tmp/haproxy.log; it is stopped when the section ends."""
+    cfg = os.path.join(tmp, "haproxy.cfg")
+    with open(cfg, "w") as f:
+        f.write(HAPROXY_HEAD % {"tmp": tmp} + body)
+    log = open(os.path.join(tmp, "haproxy.log"), "wb")
+    proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"],
+                            stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=subprocess.STDOUT)
+    sections.defer(log.close)
+    sections.defer(kill_all, [proc])
+    return proc
+
+
+def haproxy_stat(sock_path, name):
+    """The row HAProxy's stats socket (at sock_path) shows for server
+    name, as a dict of its columns (status, weight, check_status, ...),
+    or None."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(sock_path)
         s.sendall(b"show stat\n")
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
+        data = recv_all(s)
     except OSError:
         return None
     finally:
@@ -576,5 +620,17 @@ def haproxy_stat(path):
     if not lines or not lines[0].startswith("# "):
         return None
     head = lines[0][2:].split(",")
-    rows = (dict(zip(head, line.split(","))) for line in lines[1:] if line)
-    return {row.get("svname"): row for row in rows}
+    for line in lines[1:]:
+        row = dict(zip(head, line.split(",")))
+        if row.get("svname") == name:
+            return row
+    return None
+
+
+def run(cmd, stdin=None, timeout=10.0, env=None):
+    """Runs a command; returns (status, stdout, stderr) as text."""
+    p = subprocess.run(cmd, input=stdin, capture_output=True,
+                       timeout=timeout * SLOW, env=env)
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
+
