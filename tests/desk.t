@@ -166,8 +166,8 @@ def the_desk(tmp):
     logs = [srv.text() for srv in d]
     quiet = not wait_for(lambda: any(srv.text() != log for srv, log in
                                      zip(d, logs)) or
-                         any(windows(srv) for srv in d), 2.0)
-    t.ok(quiet and desk.status() == ["UP"] * 3, "two seconds of health "
+                         any(windows(srv) for srv in d), 3.0)
+    t.ok(quiet and desk.status() == ["UP"] * 3, "three seconds of health "
          "checks every 100 ms: no window, no log line", [
              srv.text()[len(log):] for srv, log in zip(d, logs)])
 
