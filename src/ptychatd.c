@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,6 +353,24 @@ agent_answer(int afd)
 	    limits.max_clients);
 	log_debug("agent: %.*s", (int)strlen(line) - 1, line);
 	net_refuse(fd, line);
+}
+
+/*
+ * Answers the agent while the server stops, for as long as the process
+ * lives: the desk is leaving, so every answer is maint, and HAProxy
+ * takes the desk out at once rather than after failed checks.
+ */
+static void *
+agent_stopping(void *arg)
+{
+	struct pollfd pfd;
+
+	pfd.fd = (int)(intptr_t)arg;
+	pfd.events = POLLIN;
+	for (;;)
+		if (poll(&pfd, 1, -1) == 1)
+			agent_answer(pfd.fd);
+	return NULL;
 }
 
 /* Closes every session, reaps every terminal, and returns. */
@@ -764,8 +783,12 @@ main(int argc, char *argv[])
 			if (pfd[3 + i].revents & POLLIN)
 				accept_client(lfd[i], &number);
 	}
-	if (afd != -1)
+	(void)desk_set(DESK_LEAVING);
+	if (afd != -1 && (errno = thread_start(agent_stopping,
+	    (void *)(intptr_t)afd)) != 0) {
+		log_error("agent: %s; it stops answering", strerror(errno));
 		close(afd);
+	}
 	stop_server(lfd, nlisten, sigfd);
 	console_stop();
 	termcmd_free(config.terminal.words);

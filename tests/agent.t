@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 # --agent: HAProxy's agent-check reads one line about the desk (ready up
 # N% free, drain when away or full, maint when leaving); away and back
-# at the console and by SIGUSR1/SIGUSR2; quit when done and SIGQUIT.
+# at the console and by SIGUSR1/SIGUSR2; quit when done and SIGQUIT;
+# maint while a SIGTERM stop lasts.
 import os
 import re
 import signal
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from ptytest import (PTYCHATD, SLOW, TAP, ConsoleServer, Sections,  # noqa
-                     haproxy_start, haproxy_stat, missing_tools, recv_all,
-                     run, wait_for)
+from ptytest import (PTYCHATD, SLOW, STANDIN, TAP, ConsoleServer,  # noqa
+                     Sections, haproxy_start, haproxy_stat, missing_tools,
+                     recv_all, run, wait_for)
 
 t = TAP()
 sections = Sections(t)
@@ -135,6 +137,48 @@ def sigquit_idle(tmp):
     t.eq(status, 0, "SIGQUIT with no session: exits 0 at once")
 
 
+def stopping(tmp):
+    """SIGTERM: while the stop waits for a terminal that ignores SIGTERM
+    (it is killed about a second later), the agent answers maint."""
+    path = os.path.join(tmp, "stubborn.sh")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\nn=\"$1\"\nshift\ntrap '' TERM\n"
+                "\"%s\" --dir \"%s\" --name \"$n\" \"$@\"\n"
+                "exec sleep 30\n" % (STANDIN, os.path.join(tmp, "windows")))
+    os.chmod(path, 0o755)
+    srv = sections.server(tmp, terminal="%s %%n" % path,
+                          args=["--max-clients", "4", "--agent", "0"])
+    port = agent_port(srv.text())
+    c = srv.connect()
+    srv.window(1)
+    t.eq(agent_says(port, "ready up 75%\n"), "ready up 75%\n",
+         "one client: ready up 75%")
+    os.kill(srv.pid, signal.SIGTERM)
+    t.ok(srv.wait_log(r"caught \S+; stopping"), "SIGTERM: stopping",
+         srv.text())
+    start = time.monotonic()
+    answers = []
+
+    def gone():
+        """Asks the agent; true once it no longer answers."""
+        try:
+            line = agent(port)
+        except OSError:
+            return True
+        if line:
+            answers.append((round(time.monotonic() - start, 3), line))
+        return not line
+
+    t.ok(wait_for(gone, 10 * SLOW), "the agent stops answering when "
+         "ptychatd exits", answers[-3:])
+    t.ok(answers and all(a[1] == "maint\n" for a in answers),
+         "every answer while stopping is maint", answers[-3:])
+    t.ok(answers and answers[-1][0] >= 0.5,
+         "and it answers for as long as the stop waits for the "
+         "terminal", answers[-1:])
+    c.close()
+
+
 def console(tmp):
     con = ConsoleServer(tmp, args="--max-clients 4 --agent 0")
     sections.defer(con.close)
@@ -235,6 +279,7 @@ def usage(tmp):
 sections.run("capacity", capacity)
 sections.run("signals", signals)
 sections.run("sigquit when idle", sigquit_idle)
+sections.run("maint while stopping", stopping)
 if missing_tools("tmux"):
     t.skip("console", missing_tools("tmux"), tool=True)
 else:

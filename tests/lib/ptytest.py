@@ -636,3 +636,4 @@ def run(cmd, stdin=None, timeout=10.0, env=None):
                        timeout=timeout * SLOW, env=env)
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
             p.stderr.decode("utf-8", "replace"))
+
