@@ -79,10 +79,16 @@ static const struct style styles[] = {
 	    { "--wait", "--title", "%T", "--", "%B", "%M", "%P", NULL } },
 	{ "konsole", TERMINAL_BRIDGE,
 	    { "--nofork", "-p", "tabtitle=%T", "-e", "%B", "%M", "%P", NULL } },
+	/* kitty asks before its close button ends a running program. */
 	{ "kitty", TERMINAL_BRIDGE,
-	    { "--title", "%T", "%B", "%M", "%P", NULL } },
+	    { "-o", "confirm_os_window_close=0", "--title", "%T", "%B", "%M",
+	    "%P", NULL } },
 	{ "alacritty", TERMINAL_BRIDGE,
 	    { "--title", "%T", "-e", "%B", "%M", "%P", NULL } },
+	/* Without --disable-server, the window goes to another process. */
+	{ "xfce4-terminal", TERMINAL_BRIDGE,
+	    { "--disable-server", "--title", "%T", "-x", "%B", "%M", "%P",
+	    NULL } },
 	{ "foot", TERMINAL_BRIDGE,
 	    { "--title", "%T", "%B", "%M", "%P", NULL } },
 	{ "st", TERMINAL_BRIDGE, { "-t", "%T", "-e", "%B", "%M", "%P", NULL } },
