@@ -31,9 +31,12 @@ sections = Sections(t)
 GL = {"LIBGL_ALWAYS_SOFTWARE": "1"}
 GNOME = dict(tools=("gnome-terminal", "dbus-daemon"), bus=True,
              services=("gnome-terminal-", "dconf-service"))
+# Without a session bus, konsole starts one (dbus-launch) that outlives
+# it; on a desktop there is one.
+KDE = dict(tools=("konsole", "dbus-daemon"), bus=True)
 EMULATORS = [
-    Emulator("gnome-terminal", "gnome-terminal", urgent=True, **GNOME),
-    Emulator("konsole", "konsole"),
+    Emulator("gnome-terminal", "gnome-terminal", **GNOME),
+    Emulator("konsole", "konsole", **KDE),
     Emulator("kitty", "kitty", env=GL),
     Emulator("alacritty", "alacritty", env=GL, urgent=True),
     Emulator("xfce4-terminal", "xfce4-terminal"),
@@ -41,7 +44,7 @@ EMULATORS = [
 # x-terminal-emulator: (what the link points to, what ptychatd runs).
 ALTERNATIVES = [
     ("gnome-terminal.wrapper", "gnome-terminal", GNOME),
-    ("konsole", "konsole", {}),
+    ("konsole", "konsole", KDE),
     ("kitty", "kitty", dict(env=GL)),
     ("alacritty", "alacritty", dict(env=GL)),
     ("xfce4-terminal.wrapper", "xfce4-terminal", {}),

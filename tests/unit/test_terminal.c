@@ -535,6 +535,95 @@ test_launch(const char *old_path)
 	setenv("PATH", old_path, 1);
 }
 
+/* Points bin/x-terminal-emulator at target, as Debian's alternatives do. */
+static void
+fake_alternative(const char *target)
+{
+	char link[256];
+
+	snprintf(link, sizeof link, "%s/x-terminal-emulator", bin);
+	unlink(link);
+	if (symlink(target, link) == -1)
+		tap_ok(0, "symlink %s: %s", link, strerror(errno));
+}
+
+/* Returns 1 when path's last part is name. */
+static int
+named(const char *path, const char *name)
+{
+	const char *base = strrchr(path, '/');
+
+	return strcmp(base != NULL ? base + 1 : path, name) == 0;
+}
+
+static void
+test_alternative(void)
+{
+	struct terminal term;
+	char err[512];
+	int r;
+
+	setenv("PATH", bin, 1);
+	unsetenv("TMUX");
+	unsetenv("TERMINAL");
+	setenv("DISPLAY", ":0", 1);
+
+	r = choose(&term, "kitty", "/b/ptychat-bridge", err, sizeof err);
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE &&
+	    has(term.tail, "confirm_os_window_close=0"),
+	    "kitty is told not to ask before its close button closes");
+	termcmd_free(term.words);
+	r = choose(&term, "xfce4-terminal", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE &&
+	    has(term.tail, "--disable-server") && has(term.tail, "--title") &&
+	    has(term.tail, "-x"),
+	    "xfce4-terminal keeps its window (--disable-server) and runs the "
+	    "bridge with -x");
+	termcmd_free(term.words);
+
+	fake_program("konsole");
+	fake_alternative("konsole");
+	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && named(term.words[0], "konsole") &&
+	    term.words[0][0] == '/' && has(term.tail, "--nofork"),
+	    "x-terminal-emulator leading to konsole runs konsole as itself "
+	    "(%s)", r == 0 ? term.words[0] : err);
+	termcmd_free(term.words);
+
+	fake_program("xfce4-terminal");
+	fake_program("xfce4-terminal.wrapper");
+	fake_alternative("xfce4-terminal.wrapper");
+	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && named(term.words[0], "xfce4-terminal") &&
+	    has(term.tail, "--disable-server"),
+	    "through Debian's wrapper, the terminal it wraps is run instead "
+	    "(%s)", r == 0 ? term.words[0] : err);
+	termcmd_free(term.words);
+
+	fake_program("gnome-terminal.wrapper");
+	fake_alternative("gnome-terminal.wrapper");
+	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && strcmp(term.words[0], "x-terminal-emulator") == 0 &&
+	    has(term.tail, "-T"),
+	    "a wrapper whose terminal is missing is run as x-terminal-emulator");
+	termcmd_free(term.words);
+
+	fake_program("lxterm");
+	fake_alternative("lxterm");
+	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && strcmp(term.words[0], "x-terminal-emulator") == 0 &&
+	    term.kind == TERMINAL_BRIDGE && has(term.tail, "-T") &&
+	    has(term.tail, "-e"),
+	    "x-terminal-emulator leading to a terminal we do not know gets "
+	    "xterm's -T and -e");
+	termcmd_free(term.words);
+}
+
 int
 main(void)
 {
@@ -549,6 +638,9 @@ main(void)
 	children_setup();
 	reaper_start();
 	test_choose();
+	remove_programs();
+	if (mkdir(bin, 0700) == 0)
+		test_alternative();
 	remove_programs();
 	if (mkdir(bin, 0700) == 0)
 		test_launch(old_path);
