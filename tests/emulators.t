@@ -37,9 +37,12 @@ KDE = dict(tools=("konsole", "dbus-daemon"), bus=True)
 EMULATORS = [
     Emulator("gnome-terminal", "gnome-terminal", **GNOME),
     Emulator("konsole", "konsole", **KDE),
-    Emulator("kitty", "kitty", env=GL),
+    Emulator("kitty", "kitty", env=GL,
+             urgent="it asks a window manager for attention "
+             "(_NET_WM_STATE), and Xvfb has none"),
     Emulator("alacritty", "alacritty", env=GL, urgent=True),
-    Emulator("xfce4-terminal", "xfce4-terminal"),
+    Emulator("xfce4-terminal", "xfce4-terminal",
+             urgent="only with its misc-bell-urgent preference"),
 ]
 # x-terminal-emulator: (what the link points to, what ptychatd runs).
 ALTERNATIVES = [
