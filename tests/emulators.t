@@ -2,14 +2,20 @@
 # Every X terminal we name, driven for real on a private Xvfb, with the
 # same checks for each (tests/lib/emulators.py): the title, the client's
 # text drawn, typing that reaches only its own client, urgency on the
-# bell where the terminal has it, the close button, 20 windows with the server's fds and threads back at their baseline,
-# and SIGTERM closing every window with no process of ours left.
-# x-terminal-emulator is tried as a link to each of them, as Debian's
-# alternatives make it, with the shorter set of checks.
+# bell where the terminal has it, the close button, 20 windows with the
+# server's fds and threads back at their baseline, and SIGTERM closing
+# every window with no process of ours left.  x-terminal-emulator is
+# tried as a link to each of them, as Debian's alternatives make it,
+# with the shorter set of checks.
 #
 # kitty and alacritty draw with OpenGL: Mesa's software renderer on
-# Xvfb's GLX.  gnome-terminal gets a private D-Bus session bus, on which
-# its server (gnome-terminal-server) is started.
+# Xvfb's GLX.  gnome-terminal and konsole get a private D-Bus session
+# bus, as on a desktop; gnome-terminal's windows belong to the
+# gnome-terminal-server started on it, its launcher (--wait) to us.
+#
+# A client that closes its side keeps its window (ptychatd says so in
+# it), so the windows here are closed by their close buttons.
+# PTYCHAT_EMULATORS=kitty,x-terminal-emulator runs only those.
 import os
 import shutil
 import sys
