@@ -201,13 +201,15 @@ def start_bus(sections, tmp, env):
 
 
 def start_server(sections, tmp, emu, screen):
-    """ptychatd using emu on screen, in a private HOME, its processes
-    marked with tmp.  Leftovers are killed when the section ends (after
+    """ptychatd using emu on screen, with a private HOME and
+    XDG_RUNTIME_DIR, its processes marked with tmp.  Leftovers are killed when the section ends (after
     they have been looked for)."""
     home = os.path.join(tmp, "home")
+    run = os.path.join(tmp, "run")
     os.makedirs(home, exist_ok=True)
+    os.makedirs(run, mode=0o700, exist_ok=True)
     env = {"HOME": home, MARKER: tmp, "NO_AT_BRIDGE": "1",
-           "XDG_RUNTIME_DIR": None, "DBUS_SESSION_BUS_ADDRESS": None,
+           "XDG_RUNTIME_DIR": run, "DBUS_SESSION_BUS_ADDRESS": None,
            "TERMINAL": None}
     env.update(screen.env())
     env.update(emu.env)
