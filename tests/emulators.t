@@ -136,7 +136,7 @@ for emu in EMULATORS:
 for target, runs, kwargs in ALTERNATIVES:
     if only and "x-terminal-emulator" not in only.split(","):
         continue
-    why = Emulator(target, target, tools=kwargs.get("tools", (target,))
+    why = Emulator(target, target, tools=(target,) + kwargs.get("tools", ())
                    ).missing()
     if why:
         t.skip("x-terminal-emulator -> " + target, why, tool=True)
