@@ -556,11 +556,35 @@ named(const char *path, const char *name)
 	return strcmp(base != NULL ? base + 1 : path, name) == 0;
 }
 
+/*
+ * x-terminal-emulator linked to fakes[0] (fakes[1] made too): the program
+ * ptychatd runs then, and a word of its tail.
+ */
+static const struct {
+	const char	*fakes[2];
+	const char	*runs;
+	const char	*word;
+	const char	*what;
+} alts[] = {
+	{ { "konsole", NULL }, "konsole", "--nofork",
+	    "konsole is run as itself" },
+	{ { "xterm", NULL }, "xterm", "-T",
+	    "xterm is run as itself, hardened" },
+	{ { "xfce4-terminal.wrapper", "xfce4-terminal" },
+	    "xfce4-terminal", "--disable-server",
+	    "through Debian's wrapper, the terminal it wraps is run" },
+	{ { "gnome-terminal.wrapper", NULL }, "x-terminal-emulator",
+	    "-T", "a wrapper whose terminal is missing is run as is" },
+	{ { "lxterm", NULL }, "x-terminal-emulator", "-e",
+	    "a terminal we do not know gets xterm's -T and -e" },
+};
+
 static void
 test_alternative(void)
 {
 	struct terminal term;
 	char err[512];
+	size_t i;
 	int r;
 
 	/* Named terminals: neither DISPLAY nor TMUX matters. */
@@ -579,46 +603,22 @@ test_alternative(void)
 	    "bridge with -x");
 	termcmd_free(term.words);
 
-	fake_program("konsole");
-	fake_alternative("konsole");
-	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
-	    sizeof err);
-	tap_ok(r == 0 && named(term.words[0], "konsole") &&
-	    term.words[0][0] == '/' && has(term.tail, "--nofork"),
-	    "x-terminal-emulator leading to konsole runs konsole as itself "
-	    "(%s)", r == 0 ? term.words[0] : err);
-	termcmd_free(term.words);
-
-	fake_program("xfce4-terminal");
-	fake_program("xfce4-terminal.wrapper");
-	fake_alternative("xfce4-terminal.wrapper");
-	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
-	    sizeof err);
-	tap_ok(r == 0 && named(term.words[0], "xfce4-terminal") &&
-	    has(term.tail, "--disable-server"),
-	    "through Debian's wrapper, the terminal it wraps is run instead "
-	    "(%s)", r == 0 ? term.words[0] : err);
-	termcmd_free(term.words);
-
-	fake_program("gnome-terminal.wrapper");
-	fake_alternative("gnome-terminal.wrapper");
-	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
-	    sizeof err);
-	tap_ok(r == 0 && strcmp(term.words[0], "x-terminal-emulator") == 0 &&
-	    has(term.tail, "-T"),
-	    "a wrapper whose terminal is missing is run as x-terminal-emulator");
-	termcmd_free(term.words);
-
-	fake_program("lxterm");
-	fake_alternative("lxterm");
-	r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge", err,
-	    sizeof err);
-	tap_ok(r == 0 && strcmp(term.words[0], "x-terminal-emulator") == 0 &&
-	    term.kind == TERMINAL_BRIDGE && has(term.tail, "-T") &&
-	    has(term.tail, "-e"),
-	    "x-terminal-emulator leading to a terminal we do not know gets "
-	    "xterm's -T and -e");
-	termcmd_free(term.words);
+	for (i = 0; i < sizeof alts / sizeof alts[0]; i++) {
+		fake_program(alts[i].fakes[0]);
+		if (alts[i].fakes[1] != NULL)
+			fake_program(alts[i].fakes[1]);
+		fake_alternative(alts[i].fakes[0]);
+		r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge",
+		    err, sizeof err);
+		tap_ok(r == 0 && named(term.words[0], alts[i].runs) &&
+		    (strchr(term.words[0], '/') != NULL) ==
+		    (strcmp(alts[i].runs, "x-terminal-emulator") != 0) &&
+		    term.kind == TERMINAL_BRIDGE && has(term.tail, alts[i].word) &&
+		    term.xterm == (strcmp(alts[i].runs, "xterm") == 0),
+		    "x-terminal-emulator leading to %s: %s (%s)", alts[i].fakes[0],
+		    alts[i].what, r == 0 ? term.words[0] : err);
+		termcmd_free(term.words);
+	}
 }
 
 int
