@@ -6,6 +6,7 @@
  * their close button hangs the session up; urxvt adopts the pty master
  * itself (-pty-fd); tmux opens a window running the bridge; and any
  * program we do not know gets xterm's -S<pts>/<fd> convention.
+ * x-terminal-emulator is followed to the terminal it leads to.
  *
  * A session thread calls terminal_launch (a pty, set up for the kind,
  * and the terminal started on it), then terminal_await (the window's
@@ -79,7 +80,7 @@ static const struct style styles[] = {
 	    { "--wait", "--title", "%T", "--", "%B", "%M", "%P", NULL } },
 	{ "konsole", TERMINAL_BRIDGE,
 	    { "--nofork", "-p", "tabtitle=%T", "-e", "%B", "%M", "%P", NULL } },
-	/* kitty asks before its close button ends a running program. */
+	/* Else kitty's close button asks first, and the client stays. */
 	{ "kitty", TERMINAL_BRIDGE,
 	    { "-o", "confirm_os_window_close=0", "--title", "%T", "%B", "%M",
 	    "%P", NULL } },
