@@ -13,6 +13,8 @@ packages="
 	libssl-dev openssl
 	libnotify-bin
 	haproxy
+	gnome-terminal konsole kitty alacritty xfce4-terminal foot weston
+	dbus dbus-x11 libgl1-mesa-dri
 "
 
 if [ "$(id -u)" -ne 0 ]; then

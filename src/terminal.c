@@ -6,6 +6,7 @@
  * their close button hangs the session up; urxvt adopts the pty master
  * itself (-pty-fd); tmux opens a window running the bridge; and any
  * program we do not know gets xterm's -S<pts>/<fd> convention.
+ * x-terminal-emulator is followed to the terminal it leads to.
  *
  * A session thread calls terminal_launch (a pty, set up for the kind,
  * and the terminal started on it), then terminal_await (the window's
@@ -79,10 +80,16 @@ static const struct style styles[] = {
 	    { "--wait", "--title", "%T", "--", "%B", "%M", "%P", NULL } },
 	{ "konsole", TERMINAL_BRIDGE,
 	    { "--nofork", "-p", "tabtitle=%T", "-e", "%B", "%M", "%P", NULL } },
+	/* Else kitty's close button asks first, and the client stays. */
 	{ "kitty", TERMINAL_BRIDGE,
-	    { "--title", "%T", "%B", "%M", "%P", NULL } },
+	    { "-o", "confirm_os_window_close=0", "--title", "%T", "%B", "%M",
+	    "%P", NULL } },
 	{ "alacritty", TERMINAL_BRIDGE,
 	    { "--title", "%T", "-e", "%B", "%M", "%P", NULL } },
+	/* Without --disable-server, the window goes to another process. */
+	{ "xfce4-terminal", TERMINAL_BRIDGE,
+	    { "--disable-server", "--title", "%T", "-x", "%B", "%M", "%P",
+	    NULL } },
 	{ "foot", TERMINAL_BRIDGE,
 	    { "--title", "%T", "%B", "%M", "%P", NULL } },
 	{ "st", TERMINAL_BRIDGE, { "-t", "%T", "-e", "%B", "%M", "%P", NULL } },
@@ -142,16 +149,20 @@ terminal_runnable(const char *path)
 	    access(path, X_OK) == 0;
 }
 
-/* Returns 1 when name can be run: it has a slash, or is found in PATH. */
-int
-terminal_program_exists(const char *name)
+/*
+ * Finds name as execvp would: itself when it has a slash, or else in
+ * PATH; fills path in.  Returns 1 when found, 0 when not.
+ */
+static int
+terminal_which(const char *name, char *path, size_t pathlen)
 {
-	char path[PATH_MAX];
 	const char *dirs, *end;
 	size_t len;
 
-	if (strchr(name, '/') != NULL)
+	if (strchr(name, '/') != NULL) {
+		snprintf(path, pathlen, "%s", name);
 		return terminal_runnable(name);
+	}
 	if ((dirs = getenv("PATH")) == NULL)
 		dirs = "/usr/bin:/bin";
 	for (; *dirs != '\0'; dirs = *end ? end + 1 : end) {
@@ -160,14 +171,23 @@ terminal_program_exists(const char *name)
 			end = dirs + strlen(dirs);
 		len = (size_t)(end - dirs);
 		if (len == 0)
-			snprintf(path, sizeof path, "./%s", name);
+			snprintf(path, pathlen, "./%s", name);
 		else
-			snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs,
+			snprintf(path, pathlen, "%.*s/%s", (int)len, dirs,
 			    name);
 		if (terminal_runnable(path))
 			return 1;
 	}
 	return 0;
+}
+
+/* Returns 1 when name can be run: it has a slash, or is found in PATH. */
+int
+terminal_program_exists(const char *name)
+{
+	char path[PATH_MAX];
+
+	return terminal_which(name, path, sizeof path);
 }
 
 static const struct style *
@@ -181,6 +201,35 @@ terminal_style(const char *program)
 		if (strcmp(styles[i].name, base) == 0)
 			return &styles[i];
 	return NULL;
+}
+
+/*
+ * x-terminal-emulator is a link (Debian's alternatives) to some terminal,
+ * or to a wrapper that takes xterm's options for it.  Either way what our
+ * style for that terminal needs is lost: konsole takes no -T, kitty asks
+ * before its close button ends the bridge, xfce4-terminal's wrapper lets
+ * another process own the window.  So a terminal we know is run as
+ * itself: *word becomes its path.  Returns its style, or fallback when
+ * the link leads elsewhere or cannot be followed.
+ */
+static const struct style *
+terminal_alternative(char **word, const struct style *fallback)
+{
+	char found[PATH_MAX], real[PATH_MAX], *base, *dot, *copy;
+	const struct style *style;
+
+	if (!terminal_which(*word, found, sizeof found) ||
+	    realpath(found, real) == NULL)
+		return fallback;
+	base = strrchr(real, '/') + 1;
+	if ((dot = strrchr(base, '.')) != NULL && strcmp(dot, ".wrapper") == 0)
+		*dot = '\0';
+	if ((style = terminal_style(base)) == NULL || style == fallback ||
+	    !terminal_runnable(real) || (copy = strdup(real)) == NULL)
+		return fallback;
+	free(*word);
+	*word = copy;
+	return style;
 }
 
 static int
@@ -232,6 +281,8 @@ terminal_use(struct terminal *term, char **words, const char *bridge,
 {
 	const struct style *style = terminal_style(words[0]);
 
+	if (style != NULL && strcmp(style->name, "x-terminal-emulator") == 0)
+		style = terminal_alternative(&words[0], style);
 	term->words = words;
 	term->bridge = bridge;
 	term->xterm = style != NULL && (strcmp(style->name, "xterm") == 0 ||

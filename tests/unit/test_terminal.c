@@ -535,6 +535,92 @@ test_launch(const char *old_path)
 	setenv("PATH", old_path, 1);
 }
 
+/* Points bin/x-terminal-emulator at target, as Debian's alternatives do. */
+static void
+fake_alternative(const char *target)
+{
+	char link[256];
+
+	snprintf(link, sizeof link, "%s/x-terminal-emulator", bin);
+	unlink(link);
+	if (symlink(target, link) == -1)
+		tap_ok(0, "symlink %s: %s", link, strerror(errno));
+}
+
+/* Returns 1 when path's last part is name. */
+static int
+named(const char *path, const char *name)
+{
+	const char *base = strrchr(path, '/');
+
+	return strcmp(base != NULL ? base + 1 : path, name) == 0;
+}
+
+/*
+ * x-terminal-emulator linked to fakes[0] (fakes[1] made too): the program
+ * ptychatd runs then, and a word of its tail.
+ */
+static const struct {
+	const char	*fakes[2];
+	const char	*runs;
+	const char	*word;
+	const char	*what;
+} alts[] = {
+	{ { "konsole", NULL }, "konsole", "--nofork",
+	    "konsole is run as itself" },
+	{ { "xterm", NULL }, "xterm", "-T",
+	    "xterm is run as itself, hardened" },
+	{ { "xfce4-terminal.wrapper", "xfce4-terminal" },
+	    "xfce4-terminal", "--disable-server",
+	    "through Debian's wrapper, the terminal it wraps is run" },
+	{ { "gnome-terminal.wrapper", NULL }, "x-terminal-emulator",
+	    "-T", "a wrapper whose terminal is missing is run as is" },
+	{ { "lxterm", NULL }, "x-terminal-emulator", "-e",
+	    "a terminal we do not know gets xterm's -T and -e" },
+};
+
+static void
+test_alternative(void)
+{
+	struct terminal term;
+	char err[512];
+	size_t i;
+	int r;
+
+	/* Named terminals: neither DISPLAY nor TMUX matters. */
+	setenv("PATH", bin, 1);
+	r = choose(&term, "kitty", "/b/ptychat-bridge", err, sizeof err);
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE &&
+	    has(term.tail, "confirm_os_window_close=0"),
+	    "kitty is told not to ask before its close button closes");
+	termcmd_free(term.words);
+	r = choose(&term, "xfce4-terminal", "/b/ptychat-bridge", err,
+	    sizeof err);
+	tap_ok(r == 0 && term.kind == TERMINAL_BRIDGE &&
+	    has(term.tail, "--disable-server") && has(term.tail, "--title") &&
+	    has(term.tail, "-x"),
+	    "xfce4-terminal keeps its window (--disable-server) and runs the "
+	    "bridge with -x");
+	termcmd_free(term.words);
+
+	for (i = 0; i < sizeof alts / sizeof alts[0]; i++) {
+		fake_program(alts[i].fakes[0]);
+		if (alts[i].fakes[1] != NULL)
+			fake_program(alts[i].fakes[1]);
+		fake_alternative(alts[i].fakes[0]);
+		r = choose(&term, "x-terminal-emulator", "/b/ptychat-bridge",
+		    err, sizeof err);
+		tap_ok(r == 0 && named(term.words[0], alts[i].runs) &&
+		    (strchr(term.words[0], '/') != NULL) ==
+		    (strcmp(alts[i].runs, "x-terminal-emulator") != 0) &&
+		    term.kind == TERMINAL_BRIDGE && has(term.tail, alts[i].word) &&
+		    term.xterm == (strcmp(alts[i].runs, "xterm") == 0),
+		    "x-terminal-emulator leading to %s: %s (%s)", alts[i].fakes[0],
+		    alts[i].what, r == 0 ? term.words[0] : err);
+		termcmd_free(term.words);
+	}
+}
+
 int
 main(void)
 {
@@ -549,6 +635,9 @@ main(void)
 	children_setup();
 	reaper_start();
 	test_choose();
+	remove_programs();
+	if (mkdir(bin, 0700) == 0)
+		test_alternative();
 	remove_programs();
 	if (mkdir(bin, 0700) == 0)
 		test_launch(old_path);
