@@ -10,7 +10,6 @@
 # tmux: a client's window that is not the current one gets tmux's bell
 # flag.  The console's list shows the unread lines and the focused
 # window.
-import ctypes
 import os
 import re
 import sys
@@ -18,33 +17,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from ptytest import (SLOW, TAP, ConsoleServer, Sections,  # noqa
                      missing_tools, read_text, wait_for)
-from xdisplay import X, _libx11, private_display  # noqa
+from xdisplay import X, private_display, urgent  # noqa
 
 t = TAP()
 sections = Sections(t)
-URGENCY_HINT = 1 << 8   # Xutil.h: XUrgencyHint
-
-
-def urgent(display, wid):
-    """True when wid's WM_HINTS have the urgency flag, False when not,
-    None when they cannot be read."""
-    x11 = _libx11()
-    if x11 is None:
-        return None
-    x11.XGetWMHints.restype = ctypes.POINTER(ctypes.c_long)
-    x11.XGetWMHints.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
-    dpy = x11.XOpenDisplay(display.encode())
-    if not dpy:
-        return None
-    hints = x11.XGetWMHints(dpy, int(wid))
-    flags = None
-    if hints:
-        flags = hints[0]        # the first member: long flags
-        x11.XFree(hints)
-    x11.XCloseDisplay(dpy)
-    return None if flags is None else bool(flags & URGENCY_HINT)
-
-
 def x_setup(tmp, terminal):
     display = private_display(sections, tmp)
     if not t.ok(display is not None, "a private Xvfb runs",

@@ -12,7 +12,6 @@ The processes a test starts carry a marker in their environment (see
 Emulator.env), which is how those left behind are found: a terminal's
 helpers started over D-Bus are not our children.
 """
-import ctypes
 import os
 import re
 import signal
@@ -20,13 +19,12 @@ import subprocess
 
 from ptytest import (SLOW, children_of, counts, missing_tools,
                      process_alive, settled, wait_for)
-from xdisplay import X, _libx11, send_wm_delete, window_texts
+from xdisplay import (X, pixels_differ, send_wm_delete, urgent,  # noqa
+                      window_texts)
 
 # The variable that marks every process a test starts.
 MARKER = "PTYCHAT_EMULATOR_TEST"
 
-# X's WM_HINTS flags bit for urgency (XUrgencyHint).
-URGENCY_HINT = 1 << 8
 
 
 class Emulator:
@@ -117,38 +115,7 @@ class XScreen:
 
     def urgent(self, wid):
         """True when wid's WM_HINTS ask for urgency, None when unknown."""
-        x11 = _libx11()
-        if x11 is None:
-            return None
-        dpy = x11.XOpenDisplay(self.display.encode())
-        if not dpy:
-            return None
-        atom = x11.XInternAtom(dpy, b"WM_HINTS", 0)
-        kind, fmt = ctypes.c_ulong(), ctypes.c_int()
-        count, after = ctypes.c_ulong(), ctypes.c_ulong()
-        data = ctypes.c_void_p()
-        status = x11.XGetWindowProperty(
-            dpy, int(wid), atom, 0, 9, 0, 0, ctypes.byref(kind),
-            ctypes.byref(fmt), ctypes.byref(count), ctypes.byref(after),
-            ctypes.byref(data))
-        flags = None
-        if status == 0 and fmt.value == 32 and count.value > 0:
-            # Format 32 comes back as C longs.
-            flags = ctypes.cast(data, ctypes.POINTER(ctypes.c_long))[0]
-        if data.value:
-            x11.XFree(data)
-        x11.XCloseDisplay(dpy)
-        return None if flags is None else bool(flags & URGENCY_HINT)
-
-
-def pixels_differ(a, b):
-    """How many pixels differ between two snapshots (ImageMagick), or -1."""
-    p = subprocess.run(["compare", "-metric", "AE", a, b, "null:"],
-                       capture_output=True, timeout=20 * SLOW)
-    try:
-        return int(float(p.stderr.split()[0]))
-    except (ValueError, IndexError):
-        return -1
+        return urgent(self.display, wid)
 
 
 def marked(tag):

@@ -298,7 +298,7 @@ def snapshot(display, wid, path):
     """Saves window wid ("root": the whole screen) as an image at path;
     returns True when the file is there (ImageMagick's import)."""
     subprocess.run(["import", "-display", display, "-window", wid, path],
-                   capture_output=True, timeout=20)
+                   capture_output=True, timeout=20 * SLOW)
     return os.path.exists(path)
 
 
@@ -306,8 +306,32 @@ def pixels_differ(a, b):
     """How many pixels differ between two snapshots (ImageMagick), or -1
     when they cannot be compared."""
     p = subprocess.run(["compare", "-metric", "AE", a, b, "null:"],
-                       capture_output=True, timeout=20)
+                       capture_output=True, timeout=20 * SLOW)
     try:
         return int(float(p.stderr.split()[0]))
     except (ValueError, IndexError):
         return -1
+
+
+# Xutil.h's XUrgencyHint: the WM_HINTS flag a terminal sets on a bell.
+URGENCY_HINT = 1 << 8
+
+
+def urgent(display, wid):
+    """True when wid's WM_HINTS have the urgency flag, False when not,
+    None when they cannot be read."""
+    x11 = _libx11()
+    if x11 is None:
+        return None
+    x11.XGetWMHints.restype = ctypes.POINTER(ctypes.c_long)
+    x11.XGetWMHints.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    dpy = x11.XOpenDisplay(display.encode())
+    if not dpy:
+        return None
+    hints = x11.XGetWMHints(dpy, int(wid))
+    flags = None
+    if hints:
+        flags = hints[0]        # the first member: long flags
+        x11.XFree(hints)
+    x11.XCloseDisplay(dpy)
+    return None if flags is None else bool(flags & URGENCY_HINT)
