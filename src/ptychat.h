@@ -827,7 +827,7 @@ struct session_view {
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
-	    unsigned long, int);
+	    int);
 /* What session_refusal judges: the client's address, the server's load. */
 #define REFUSE_ADDRESS	0x1	/* --allow, --deny, --max-per-host */
 #define REFUSE_LOAD	0x2	/* away, --max-clients */

@@ -259,7 +259,7 @@ trust_clients(void)
 
 /* Accepts one client and opens its session, or turns it away. */
 static void
-accept_client(int lfd, unsigned long *number)
+accept_client(int lfd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof ss;
@@ -280,11 +280,21 @@ accept_client(int lfd, unsigned long *number)
 		return;
 	}
 	peer_from_sockaddr(&peer, (struct sockaddr *)&ss);
-	/* A proxy's address says nothing of its clients': they come later. */
+	/*
+	 * A proxy's connection is judged after its header, by the client's
+	 * address, so that its health checks stay quiet while the desk is
+	 * away or full; here only its headers in flight are bounded.
+	 */
 	proxied = limits.proxies.n > 0 &&
 	    access_allowed(&limits.proxies, (struct sockaddr *)&ss);
-	if ((why = session_refusal(&limits, (struct sockaddr *)&ss, peer.host,
-	    proxied ? REFUSE_LOAD : REFUSE_ADDRESS | REFUSE_LOAD, 0))) {
+	if (proxied && session_count() >= 2 * limits.max_clients)
+		why = "ptychatd: too many clients; try again later\n";
+	else if (!proxied)
+		why = session_refusal(&limits, (struct sockaddr *)&ss,
+		    peer.host, REFUSE_ADDRESS | REFUSE_LOAD, 0);
+	else
+		why = NULL;
+	if (why != NULL) {
 		/* The line without its "ptychatd: " and newline. */
 		log_info("refused %s: %.*s", peer.label,
 		    (int)strlen(why) - 11, why + 10);
@@ -297,9 +307,8 @@ accept_client(int lfd, unsigned long *number)
 		net_refuse(fd, SESSION_NO_WINDOW);
 		return;
 	}
-	/* Logged as connected once the front door knows who it is. */
-	++*number;
-	session_open(&config, fd, &peer, *number, proxied);
+	/* Numbered and logged once the front door knows who it is. */
+	session_open(&config, fd, &peer, proxied);
 }
 
 /*
@@ -457,7 +466,6 @@ main(int argc, char *argv[])
 	const char *bind_host = NULL, *port = PTYCHAT_DEFAULT_PORT;
 	const char *terminal_cmd = "auto";
 	char *agent_host = NULL, *agent_port = NULL;
-	unsigned long number = 0;
 	int ch, family = AF_UNSPEC, level = 0, sigfd, i, afd = -1;
 	int lfd[NET_ACTIVATED_MAX], nlisten;
 	int v4 = 0, v6 = 0, fingerprint = 0, port_given = 0;
@@ -781,7 +789,7 @@ main(int argc, char *argv[])
 			agent_answer(afd);
 		for (i = 0; i < nlisten; i++)
 			if (pfd[3 + i].revents & POLLIN)
-				accept_client(lfd[i], &number);
+				accept_client(lfd[i]);
 	}
 	(void)desk_set(DESK_LEAVING);
 	if (afd != -1 && (errno = thread_start(agent_stopping,

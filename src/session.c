@@ -49,6 +49,7 @@ static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
 static struct session *session_list;
 static unsigned long session_live;
+static unsigned long session_numbers;	/* the last one given */
 
 /* The --clients list in force: SIGHUP replaces it whole. */
 static pthread_mutex_t session_clients_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -219,7 +220,8 @@ session_release(struct session *s)
 	window_free(s);
 	transcript_event(s->transcript, "session ended");
 	transcript_close(s->transcript);
-	log_debug("session %lu %s: ended", s->number, s->peer.label);
+	if (s->number != 0)
+		log_debug("session %lu %s: ended", s->number, s->peer.label);
 	free(s);
 	tls_thread_done();
 
@@ -242,12 +244,15 @@ session_snapshot(struct session_view **views)
 
 	pthread_mutex_lock(&session_lock);
 	for (s = session_list; s != NULL; s = s->next)
-		n++;
+		if (s->number != 0)
+			n++;
 	*views = n ? calloc(n, sizeof **views) : NULL;
 	if (*views == NULL)
 		n = 0;
 	/* The list is newest first; the view is oldest first. */
 	for (s = session_list, i = n; s != NULL && i > 0; s = s->next) {
+		if (s->number == 0)
+			continue;
 		i--;
 		(*views)[i].number = s->number;
 		strcpy((*views)[i].label, s->peer.label);
@@ -382,7 +387,8 @@ session_refusal(const struct limits *l, const struct sockaddr *sa,
 		return "ptychatd: access denied\n";
 	if ((checks & REFUSE_LOAD) && desk_state() != DESK_HERE)
 		return "ptychatd: this operator is away; try again later\n";
-	if ((checks & REFUSE_LOAD) && session_count() >= l->max_clients)
+	if ((checks & REFUSE_LOAD) &&
+	    session_count() - (counted != 0) >= l->max_clients)
 		return "ptychatd: too many clients; try again later\n";
 	if ((checks & REFUSE_ADDRESS) && l->max_per_host != 0 &&
 	    session_count_host(host) >= l->max_per_host + (counted != 0))
@@ -636,8 +642,8 @@ session_proxy_read(int fd, int wait_ms, int cancel, struct proxy_header *h,
  * The first bytes from a trusted proxy: its PROXY header, whose source
  * then stands for the client everywhere.  A proxy's health check (LOCAL,
  * UNKNOWN, or a bare connect) is closed quietly; a bad, cut or missing
- * header with one line in the log.  Returns 0 with the source in src to go on, or -1 once the
- * connection is closed.
+ * header with one line in the log.  Returns 0 with the source in src to
+ * go on, or -1 once the connection is closed.
  */
 static int
 session_proxy(struct session *s, struct sockaddr_storage *src)
@@ -651,42 +657,53 @@ session_proxy(struct session *s, struct sockaddr_storage *src)
 	r = session_proxy_read(s->sock, PROXY_HEADER_MS, s->hangup, &h, &got,
 	    err, sizeof err);
 	if (r == PROXY_BAD)
-		log_info("session %lu %s: refused: bad PROXY header: %s",
-		    s->number, s->peer.label, err);
+		log_info("refused %s: bad PROXY header: %s", s->peer.label,
+		    err);
 	else if (r == PROXY_MORE && (errno == ECANCELED || session_ending(s)))
-		log_debug("session %lu %s: ended while its PROXY header was "
-		    "awaited", s->number, s->peer.label);
+		log_debug("connection %s: ended while its PROXY header was "
+		    "awaited", s->peer.label);
 	else if (r == PROXY_MORE && got == 0 && (errno == EPIPE ||
 	    errno == ECONNRESET))
 		/* A check that only connects, or a port scanner: no noise. */
-		log_debug("session %lu %s: gone before a word", s->number,
-		    s->peer.label);
+		log_debug("connection %s: gone before a word", s->peer.label);
 	else if (r == PROXY_MORE && got == 0)
-		log_info("session %lu %s: refused: no PROXY header: %s",
-		    s->number, s->peer.label, errno == ETIMEDOUT ?
-		    "none came in time" : errno == EPIPE ?
+		log_info("refused %s: no PROXY header: %s", s->peer.label,
+		    errno == ETIMEDOUT ? "none came in time" : errno == EPIPE ?
 		    "the connection ended" : strerror(errno));
 	else if (r == PROXY_MORE)
-		log_info("session %lu %s: refused: PROXY header cut short "
-		    "after %zu bytes: %s", s->number, s->peer.label, got,
-		    errno == ETIMEDOUT ? "no more came in time" :
-		    errno == EPIPE ? "the connection ended" : strerror(errno));
+		log_info("refused %s: PROXY header cut short after %zu bytes: "
+		    "%s", s->peer.label, got, errno == ETIMEDOUT ?
+		    "no more came in time" : errno == EPIPE ?
+		    "the connection ended" : strerror(errno));
 	else if (h.local)
-		log_debug("session %lu %s: the proxy's own connection (a "
-		    "health check)", s->number, s->peer.label);
+		log_debug("connection %s: the proxy's own (a health check)",
+		    s->peer.label);
 	if (r != PROXY_DONE || h.local) {
 		session_turn_away(s, NULL);
 		return -1;
 	}
 	*src = h.src;
 	peer_from_sockaddr(&real, (struct sockaddr *)&h.src);
-	log_debug("session %lu %s: via proxy %s", s->number, real.label,
-	    s->peer.label);
+	log_debug("connection %s: via proxy %s", real.label, s->peer.label);
 	/* The console copies peers. */
 	pthread_mutex_lock(&session_lock);
 	s->peer = real;
 	pthread_mutex_unlock(&session_lock);
 	return 0;
+}
+
+/*
+ * Gives s the next session number: at once for a direct client, so that
+ * numbers follow the order of arrival; for a proxy's connection only
+ * once its header has brought a client, so that the proxy's health
+ * checks take none.
+ */
+static void
+session_number(struct session *s)
+{
+	pthread_mutex_lock(&session_lock);
+	s->number = ++session_numbers;
+	pthread_mutex_unlock(&session_lock);
 }
 
 /*
@@ -707,32 +724,34 @@ session_front(struct session *s)
 		return -1;
 	snprintf(key, sizeof key, "plain");
 	/* Behind a proxy too: its health check ends with the header. */
-	if (s->config->tls != NULL || s->proxied) {
+	if (s->config->tls != NULL || s->proxied)
 		kind = front_classify(s->sock, FRONT_WAIT_MS, s->hangup);
-		if (kind == FRONT_GONE) {
-			/* A port scanner, or a kick or stop: no noise. */
-			log_debug("session %lu %s: gone before a word",
-			    s->number, s->peer.label);
-			session_turn_away(s, NULL);
-			return -1;
-		}
-		if (s->proxied && (refusal = session_refusal(
-		    s->config->limits, (struct sockaddr *)&src,
-		    s->peer.host, REFUSE_ADDRESS, 1)) != NULL) {
-			/* The line without its "ptychatd: " and newline. */
-			log_info("refused %s: %.*s", s->peer.label,
-			    (int)strlen(refusal) - 11, refusal + 10);
-			session_turn_away(s, refusal);
-			return -1;
-		}
-		if (kind == FRONT_PLAIN && s->config->require_tls) {
-			log_info("session %lu %s: refused: plain, and TLS is "
-			    "required", s->number, s->peer.label);
-			session_turn_away(s, SESSION_NEED_TLS);
-			return -1;
-		}
-	} else
+	else
 		kind = FRONT_PLAIN;
+	if (kind == FRONT_GONE) {
+		/* A port scanner, or a kick or stop: no noise. */
+		log_debug("connection %s: gone before a word", s->peer.label);
+		session_turn_away(s, NULL);
+		return -1;
+	}
+	/* Judged here, when the client's address is known. */
+	if (s->proxied && (refusal = session_refusal(s->config->limits,
+	    (struct sockaddr *)&src, s->peer.host, REFUSE_ADDRESS | REFUSE_LOAD,
+	    1)) != NULL) {
+		/* The line without its "ptychatd: " and newline. */
+		log_info("refused %s: %.*s", s->peer.label,
+		    (int)strlen(refusal) - 11, refusal + 10);
+		session_turn_away(s, refusal);
+		return -1;
+	}
+	if (s->proxied)
+		session_number(s);
+	if (kind == FRONT_PLAIN && s->config->require_tls) {
+		log_info("session %lu %s: refused: plain, and TLS is required",
+		    s->number, s->peer.label);
+		session_turn_away(s, SESSION_NEED_TLS);
+		return -1;
+	}
 	if (kind == FRONT_TLS && s->config->tls != NULL) {
 		if ((ssl = tls_accept(s->config->tls, s->sock,
 		    TLS_HANDSHAKE_MS, s->hangup, why, sizeof why)) == NULL) {
@@ -835,19 +854,17 @@ session_main(void *arg)
  */
 int
 session_open(const struct server_config *config, int sock,
-    const struct peer *peer, unsigned long number, int proxied)
+    const struct peer *peer, int proxied)
 {
 	struct session *s;
 	int err;
 
 	if ((s = calloc(1, sizeof *s)) == NULL) {
-		log_error("session %lu %s: %s", number, peer->label,
-		    strerror(errno));
+		log_error("connection %s: %s", peer->label, strerror(errno));
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
 	}
 	s->config = config;
-	s->number = number;
 	s->peer = *peer;
 	s->proxied = proxied;
 	s->sock = sock;
@@ -858,8 +875,7 @@ session_open(const struct server_config *config, int sock,
 	if ((s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
 	    (s->hangup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
 	    window_init(s) == -1) {
-		log_error("session %lu %s: %s", number, peer->label,
-		    strerror(errno));
+		log_error("connection %s: %s", peer->label, strerror(errno));
 		if (s->wake != -1)
 			close(s->wake);
 		if (s->hangup != -1)
@@ -869,6 +885,8 @@ session_open(const struct server_config *config, int sock,
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
 	}
+	if (!proxied)
+		session_number(s);
 	atomic_init(&s->threads, 1);
 	atomic_init(&s->state, SESSION_OPENING);
 	atomic_init(&s->reader_stopped, 0);
@@ -886,8 +904,7 @@ session_open(const struct server_config *config, int sock,
 	pthread_mutex_unlock(&session_lock);
 	if ((err = thread_start(session_main, s)) == 0)
 		return 0;
-	log_error("session %lu %s: thread: %s", number, peer->label,
-	    strerror(err));
+	log_error("connection %s: thread: %s", peer->label, strerror(err));
 	net_refuse(sock, SESSION_NO_WINDOW);
 	s->sock = -1;
 	session_release(s);

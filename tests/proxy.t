@@ -125,8 +125,8 @@ def headers(tmp):
         good, why = shown(srv, number, address, first)
         t.ok(good, "%s: the title and banner give %s, and the first line "
              "after the header arrives whole" % (name, address), why)
-        t.ok(srv.wait_log(r"session %d %s: via proxy 127\.0\.0\.1:\d+\n"
-                          % (number, re.escape(address))) and
+        t.ok(srv.wait_log(r"connection %s: via proxy 127\.0\.0\.1:\d+\n"
+                          % re.escape(address)) and
              srv.wait_log(r"session %d %s: connected: plain"
                           % (number, re.escape(address))),
              "%s: the log gives %s, and the proxy once" % (name, address))
@@ -206,10 +206,11 @@ def deny(srv):
     t.ok(srv.wait_log(r"refused 192\.0\.2\.7:5555: access denied"),
          "the refusal is logged with the client's address")
     c = proxied(srv, v1("198.51.100.9", 5555), b"let me in\n")
-    good, why = shown(srv, 2, "198.51.100.9:5555", "let me in")
+    good, why = shown(srv, 1, "198.51.100.9:5555", "let me in")
     t.ok(good, "--deny 127.0.0.1: the proxy at 127.0.0.1 is not judged; "
          "its client at 198.51.100.9 gets a window", why)
-    t.eq(windows(srv.windows), [2], "the denied one had none")
+    t.eq(windows(srv.windows), [1], "the denied one had none, nor a "
+         "number")
     c.close()
 
 
@@ -220,7 +221,7 @@ def allow(srv):
     t.ok(refused(c, DENIED), "--allow 192.0.2.0/24: a client of the "
          "proxy at 203.0.113.5 is denied", c.buf)
     c = proxied(srv, v2("192.0.2.7", 5555), b"let me in\n")
-    good, why = shown(srv, 2, "192.0.2.7:5555", "let me in")
+    good, why = shown(srv, 1, "192.0.2.7:5555", "let me in")
     t.ok(good, "the proxy's client at 192.0.2.7 gets a window", why)
     d = srv.connect(source="127.0.0.2")
     t.ok(refused(d, DENIED), "a direct client at 127.0.0.2 is denied",
@@ -239,7 +240,7 @@ def per_host(srv):
     t.ok(srv.wait_log(r"refused 192\.0\.2\.7:1002: too many connections "
                       r"from your address"), "and logged so")
     c = proxied(srv, v1("192.0.2.8", 1003), b"third\n")
-    good, why = shown(srv, 3, "192.0.2.8:1003", "third")
+    good, why = shown(srv, 2, "192.0.2.8:1003", "third")
     t.ok(good, "one at 192.0.2.8 comes in: the proxy's own address, "
          "shared by all three, is not counted", why)
     a.close()
@@ -282,23 +283,22 @@ def bad_headers(srv):
     nothing sent."""
     cases = [
         ("no header, a plain line", b"hello\n", True,
-         r"refused: bad PROXY header: not a PROXY header"),
+         r"bad PROXY header: not a PROXY header"),
         ("a bad v1 address", b"PROXY TCP4 192.0.2.300 198.51.100.1 1 2\r\n",
-         True, r"refused: bad PROXY header: PROXY v1: bad source address"),
+         True, r"bad PROXY header: PROXY v1: bad source address"),
         ("a v2 of version 3", V2_SIG + b"\x31\x11\x00\x0c" + b"\0" * 12,
-         True, r"refused: bad PROXY header: PROXY v2: version 3"),
+         True, r"bad PROXY header: PROXY v2: version 3"),
         ("v1 cut short by the end", b"PROXY TCP4 192.0.2.7 198", False,
-         r"refused: PROXY header cut short after 24 bytes: the "
-         r"connection ended"),
+         r"PROXY header cut short after 24 bytes: the connection ended"),
         ("v2 cut short by the end", v2("192.0.2.7", 1)[:20], False,
-         r"refused: PROXY header cut short after 20 bytes: the "
-         r"connection ended"),
+         r"PROXY header cut short after 20 bytes: the connection ended"),
     ]
-    for number, (name, data, keep_open, line) in enumerate(cases, 1):
+    for name, data, keep_open, line in cases:
         quiet, got = closed_quietly(srv, data, keep_open)
         t.ok(quiet, "%s: closed, nothing sent" % name, got)
-        t.ok(srv.wait_log(r"session %d 127\.0\.0\.1:\d+: %s"
-                          % (number, line)), "%s: one line in the log" % name)
+        t.ok(srv.wait_log(r"ptychatd: refused 127\.0\.0\.1:\d+: %s$"
+                          % line), "%s: one line in the log, by the "
+             "proxy's address" % name)
     stalled = [srv.connect(), srv.connect()]
     stalled[1].send(b"PROXY TCP4 192.0.2.7 ")
     began = time.monotonic()
@@ -309,17 +309,19 @@ def bad_headers(srv):
     t.ok(HEADER_WAIT - 0.5 < took < (HEADER_WAIT + 2) * SLOW,
          "after the %.0f s the header may take" % HEADER_WAIT,
          "%.1f s" % took)
-    n = len(cases)
-    t.ok(srv.wait_log(r"session %d 127\.0\.0\.1:\d+: refused: no PROXY "
-                      r"header: none came in time" % (n + 1)) and
-         srv.wait_log(r"session %d 127\.0\.0\.1:\d+: refused: PROXY "
-                      r"header cut short after 21 bytes: no more came in "
-                      r"time" % (n + 2)), "each logged")
+    t.ok(srv.wait_log(r"refused 127\.0\.0\.1:%d: no PROXY header: none "
+                      r"came in time" % stalled[0].sock.getsockname()[1])
+         and srv.wait_log(r"refused 127\.0\.0\.1:%d: PROXY header cut "
+                          r"short after 21 bytes: no more came in time"
+                          % stalled[1].sock.getsockname()[1]), "each logged")
     # Then a good one: the server still serves, and opened nothing else.
     c = proxied(srv, v1("192.0.2.7", 5555), b"the marker\n")
-    good, why = shown(srv, n + 3, "192.0.2.7:5555", "the marker")
-    t.ok(good and windows(srv.windows) == [n + 3], "none of them had a "
-         "window; a good header after them gets one", why)
+    good, why = shown(srv, 1, "192.0.2.7:5555", "the marker")
+    t.ok(good and windows(srv.windows) == [1], "none of them had a window "
+         "or a number; a good header after them is #1", why)
+    t.eq([line for line in srv.text().splitlines() if "session" in line and
+          "192.0.2.7:5555" not in line], [], "and no session line in the "
+         "log is theirs")
     for s in stalled:
         s.close()
     c.close()
@@ -343,15 +345,51 @@ def health_checks(srv):
     for name, data, server_closes in cases:
         quiet, got = closed_quietly(srv, data, server_closes)
         t.ok(quiet, "%s: closed, nothing sent" % name, got)
-    n = len(cases)
     c = proxied(srv, v2("192.0.2.7", 5555), b"the marker\n")
-    good, why = shown(srv, n + 1, "192.0.2.7:5555", "the marker")
-    t.ok(good and windows(srv.windows) == [n + 1], "none of them had a "
-         "window; the next client gets one", why)
+    good, why = shown(srv, 1, "192.0.2.7:5555", "the marker")
+    t.ok(good and windows(srv.windows) == [1], "none of them had a window "
+         "or a number; the next client is #1", why)
     said = [line for line in srv.text().splitlines()
-            if re.match(r"ptychatd: session [1-%d] " % n, line)]
+            if "192.0.2.7:5555" not in line and
+            re.search(r"session|connection|refused", line)]
     t.eq(said, [], "none of them is in the log")
     c.close()
+
+
+def away_or_full(srv):
+    """Away or full, a proxy's connection is still judged after its
+    header: its health checks stay quiet, and a client turned away is
+    logged by its own address."""
+    srv.proc.send_signal(signal.SIGUSR1)
+    t.ok(srv.wait_log(r"away \(.*\): new clients"), "SIGUSR1: away")
+    for name, data in (("v2 LOCAL", V2_LOCAL),
+                       ("v1 header then the end",
+                        v1("127.0.0.1", 40000, "127.0.0.1", 6666))):
+        quiet, got = closed_quietly(srv, data, name == "v2 LOCAL")
+        t.ok(quiet, "away: a health check (%s) is closed, nothing sent"
+             % name, got)
+    c = proxied(srv, v1("192.0.2.7", 5555), b"hello\n")
+    t.ok(refused(c, b"ptychatd: this operator is away; try again later\n"),
+         "away: a client of the proxy hears why", c.buf)
+    t.ok(srv.wait_log(r"refused 192\.0\.2\.7:5555: this operator is away"),
+         "and is logged by its own address")
+    srv.proc.send_signal(signal.SIGUSR2)
+    t.ok(srv.wait_log(r"back \(.*\): taking"), "SIGUSR2: back")
+    a = proxied(srv, v1("192.0.2.8", 5555), b"first\n")
+    good, why = shown(srv, 1, "192.0.2.8:5555", "first")
+    t.ok(good, "--max-clients 1: one client comes in, #1: nothing before "
+         "it took a number", why)
+    quiet, got = closed_quietly(srv, V2_LOCAL, True)
+    t.ok(quiet, "full: a health check is closed, nothing sent", got)
+    b = proxied(srv, v1("192.0.2.9", 5555), b"second\n")
+    t.ok(refused(b, b"ptychatd: too many clients; try again later\n"),
+         "full: the next client hears why", b.buf)
+    t.ok(srv.wait_log(r"refused 192\.0\.2\.9:5555: too many clients"),
+         "and is logged by its own address")
+    t.eq([line for line in srv.text().splitlines()
+          if "127.0.0.1:" in line], [], "no line names the proxy's own "
+         "connections: the checks were quiet")
+    a.close()
 
 
 def after_the_header(srv):
@@ -403,10 +441,11 @@ backend desk
 
 def haproxy(send):
     """The real HAProxy with send: its checks for a few seconds open no
-    window and log nothing; then a plain client from 127.0.0.2 and a TLS
-    one from 127.0.0.3 through it, each shown with its own address."""
+    window, take no number and log nothing above debug (-v shows those
+    lines); then a plain client from 127.0.0.2 and a TLS one from
+    127.0.0.3 through it, each shown with its own address."""
     def run(tmp):
-        srv = sections.server(tmp, args=TRUST, tls=True)
+        srv = sections.server(tmp, args=TRUST + ["-v"], tls=True)
         front = free_port()
         haproxy_start(sections, tmp, HAPROXY_CFG % {
             "front": front, "port": srv.port, "send": send})
@@ -424,19 +463,26 @@ def haproxy(send):
         c.sendall(b"plain through haproxy\n")
         number = wait_for(lambda: windows(srv.windows), 10)
         number = number[0] if number else 0
-        t.ok(number >= 10, "%s: %d connections came before the client's, "
-             "all HAProxy's checks" % (send, number - 1))
+        t.eq(number, 1, "%s: the client is #1: the checks took no number"
+             % send)
         w = Window(srv.windows, number)
         t.ok(w.wait_text("plain through haproxy") and
              "127.0.0.2:%d" % c.getsockname()[1] in w.title(),
              "%s: the client at 127.0.0.2 has its own address and port in "
              "the title" % send, w.title())
-        said = [line for line in srv.text().splitlines()
-                if re.match(r"ptychatd: session (\d+) ", line) and
-                int(re.match(r"ptychatd: session (\d+) ", line).group(1))
-                < number]
-        t.eq(said, [], "%s: the checks opened no window and are not in "
-             "the log" % send)
+        lines = [line for line in srv.text().splitlines()
+                 if re.search(r"127\.0\.0\.1:\d+", line) and
+                 not re.search(r"127\.0\.0\.[23]:", line)]
+        checks = [line for line in lines if re.search(
+            r"the proxy's own \(a health check\)$|gone before a word$",
+            line)]
+        t.ok(len(checks) >= 9, "%s: %d of HAProxy's checks came"
+             % (send, len(checks)))
+        t.eq([line for line in lines if not re.match(
+            r"ptychatd: connection \S+: (the proxy's own \(a health "
+            r"check\)|via proxy \S+|gone before a word)$", line)], [],
+             "%s: the checks opened no window and are in the log at debug "
+             "level only" % send)
         sock = socket.create_connection(("127.0.0.1", front), 5,
                                         ("127.0.0.3", 0))
         tls = CTX.wrap_socket(sock)
@@ -498,8 +544,8 @@ def ptychat_through_haproxy(tmp):
          "title %r, text %r" % (w.title(), w.text()[-300:]))
     t.ok(port in local_ports(p.pid), "the port is ptychat's own",
          (port, local_ports(p.pid)))
-    via = srv.wait_log(r"session %d 127\.0\.0\.1:%d: via proxy "
-                       r"127\.0\.0\.1:(\d+)" % (number, port))
+    via = srv.wait_log(r"connection 127\.0\.0\.1:%d: via proxy "
+                       r"127\.0\.0\.1:(\d+)" % port)
     t.ok(via and int(via.group(1)) != port, "and HAProxy's is another",
          via and via.group(0))
     w.type("to ptychat\r")
@@ -552,7 +598,7 @@ def stalled_then_gone(srv):
         for s in socks:
             s.close()
         # Each is logged once its session has seen the end; then it goes.
-        if not (wait_for(lambda: srv.text().count(": refused: ") >=
+        if not (wait_for(lambda: srv.text().count("ptychatd: refused ") >=
                          4 * (n + 1), 5) and
                 wait_for(lambda: counts(srv) == base, 5)):
             break
@@ -562,14 +608,13 @@ def stalled_then_gone(srv):
          "now %r" % (counts(srv),))
     t.eq(zombies(srv.pid), [], "no zombie")
     c = proxied(srv, v1("192.0.2.8", 5555), b"after the rounds\n")
-    number = rounds * 4 + 2
-    good, why = shown(srv, number, "192.0.2.8:5555", "after the rounds")
-    t.ok(good and windows(srv.windows) == [1, number], "no window for any; "
-         "the next client gets one", why)
+    good, why = shown(srv, 2, "192.0.2.8:5555", "after the rounds")
+    t.ok(good and windows(srv.windows) == [1, 2], "no window or number for "
+         "any; the next client is #2", why)
     said = [line for line in srv.text().splitlines()
-            if "refused: " not in line and "session" in line and
-            "session %d " % number not in line and
-            not re.match(r"ptychatd: session 1 ", line)]
+            if not line.startswith("ptychatd: refused ") and
+            "session" in line and
+            not re.match(r"ptychatd: session [12] ", line)]
     t.eq(said, [], "each is one refusal line in the log, no more")
     c.close()
 
@@ -607,53 +652,25 @@ def stop_while_stalled(tmp):
          % rounds)
 
 
-def kick_while_stalled(tmp):
-    """The console kicks proxies that stall in their header: each goes at
-    once, well before its header's deadline, and no refusal is logged."""
+def list_while_stalled(tmp):
+    """A proxy's connection is not a client until its header has come:
+    the console neither lists nor numbers it, and the client after it is
+    #1."""
     con = ConsoleServer(tmp, args=" ".join(TRUST))
     sections.defer(con.close)
     base = thread_count(con.pid)
-    rounds, clean = 0, 0
-    for n in budget_rounds(40, 20):
-        rounds += 1
-        socks = []
-        for i in range(3):
-            s = socket.create_connection(("127.0.0.1", con.port), 5)
-            s.sendall(v1("192.0.2.7", 5555)[:n + i + 1])
-            socks.append(s)
-        began = time.monotonic()
-        started = wait_for(lambda: thread_count(con.pid) >= base + 3, 2)
-        for number in range(3 * n + 1, 3 * n + 4):
-            con.type("kick %d" % number)
-        gone = []
-        for s in socks:
-            s.settimeout(HEADER_WAIT)
-            try:
-                gone.append(s.recv(10) == b"")
-            except socket.timeout:
-                gone.append(False)
-            except OSError:
-                gone.append(True)
-            s.close()
-        took = time.monotonic() - began
-        back = wait_for(lambda: thread_count(con.pid) == base, 5)
-        if started and all(gone) and took < HEADER_WAIT and back:
-            clean += 1
-        else:
-            t.diag("round %d: started %r, gone %r after %.1f s, threads "
-                   "back %r" % (n, started, gone, took, back))
-    t.eq(clean, rounds, "%d rounds of 3 stalled headers kicked: each hung "
-         "up on at once, threads back to %d" % (rounds, base))
-    t.ok("refused" not in con.screen(), "no refusal is logged",
-         con.screen())
-    # One more, stalled until the deadline: list shows it meanwhile.
     s = socket.create_connection(("127.0.0.1", con.port), 5)
     s.sendall(b"PROXY ")
-    wait_for(lambda: thread_count(con.pid) >= base + 1, 2)
-    t.ok(con.command("list", r"\n\s+%d\s+127\.0\.0\.1:%d\s"
-                     % (3 * rounds + 1, s.getsockname()[1]), 1),
-         "list shows a proxy's connection by its own address while its "
-         "header is awaited", con.screen())
+    t.ok(wait_for(lambda: thread_count(con.pid) >= base + 1, 2),
+         "a stalled header has its thread")
+    t.ok(con.command("list", r"no sessions"), "list shows no session while "
+         "the header is awaited", con.screen())
+    c = con.connect()
+    c.send(v1("192.0.2.7", 5555) + b"hello\n")
+    w = con.window(1)
+    t.ok(w and w.wait_text("hello"), "the proxied client after it is #1")
+    t.ok(con.command("list", r"\n\s+1\s+192\.0\.2\.7:5555\s.*\n(?!\s+2\s)"),
+         "list shows it alone", con.screen())
     s.close()
     t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
 
@@ -674,6 +691,8 @@ sections.with_server("--max-per-host", TRUST + ["--max-per-host", "1"],
 sections.with_server("forged headers", TRUST, forged)
 sections.with_server("bad headers", TRUST, bad_headers)
 sections.with_server("health checks", TRUST, health_checks)
+sections.with_server("away or full", TRUST + ["--max-clients", "1"],
+                     away_or_full)
 if has_ipv6_loopback():
     sections.with_server("a proxy at ::1", ["-b", "::1", "--proxy-protocol",
                                             "::1/128"], ipv6_proxy)
@@ -686,7 +705,7 @@ if missing_tools("tmux"):
     t.skip("console", missing_tools("tmux"), count=2, tool=True)
 else:
     sections.run("console list", console_list)
-    sections.run("kick while stalled", kick_while_stalled)
+    sections.run("list while a header stalls", list_while_stalled)
 if missing_tools("haproxy"):
     t.skip("haproxy", missing_tools("haproxy"), count=3, tool=True)
 else:

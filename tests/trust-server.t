@@ -563,7 +563,7 @@ def port_scanner(tmp):
     srv2 = sections.server(os.path.join(tmp, "v"), args=["-v"],
                            env=config(tmp), tls=True)
     raw(srv2).close()
-    t.ok(srv2.wait_log(r"session 1 \S+: gone before a word"),
+    t.ok(srv2.wait_log(r"connection \S+: gone before a word"),
          "with -v, a scan is a debug line", srv2.text())
 
 
