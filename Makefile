@@ -40,6 +40,7 @@ SERVER_SRC = src/ptychatd.c src/session.c src/relay.c src/termcmd.c src/access.c
 	src/identity.c \
 	src/lobby.c \
 	src/desk.c \
+	src/proxy.c \
 	$(COMMON_SRC)
 CLIENT_SRC = src/ptychat.c src/chatline.c src/editor.c src/tty.c src/tls.c \
 	src/identity.c \

@@ -40,6 +40,14 @@ int	 access_parse(const char *, struct access_rule *, char *, size_t);
 int	 access_add(struct access_list *, const char *, int, char *, size_t);
 int	 access_allowed(const struct access_list *, const struct sockaddr *);
 
+/* Who may connect, and how many at once. */
+struct limits {
+	struct access_list access;	/* --allow, --deny */
+	struct access_list proxies;	/* --proxy-protocol: trusted */
+	unsigned long	 max_clients;
+	unsigned long	 max_per_host;	/* 0: no limit */
+};
+
 /* log.c */
 void	 log_init(const char *, int);
 void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -755,6 +763,7 @@ struct server_config {
 	unsigned	 ask_timeout;	/* --ask-timeout seconds; 0: none */
 	unsigned	 max_waiting;	/* --max-waiting: the lobby's seats */
 	unsigned	 max_window_rate; /* windows a second; 0: no limit */
+	const struct limits *limits;	/* who may connect, how many */
 };
 
 /*
@@ -775,7 +784,8 @@ enum session_state {
 struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
-	struct peer	 peer;
+	struct peer	 peer;		/* under session_lock once set */
+	int		 proxied;	/* a PROXY header comes first */
 	int		 sock;		/* the client's connection */
 	struct conn	 conn;		/* its I/O, plain or TLS */
 	char		 key[FINGERPRINT_MAX]; /* its fingerprint, "no key",
@@ -815,7 +825,12 @@ struct session_view {
 };
 
 int	 session_open(const struct server_config *, int, const struct peer *,
-	    unsigned long);
+	    unsigned long, int);
+/* What session_refusal judges: the client's address, the server's load. */
+#define REFUSE_ADDRESS	0x1	/* --allow, --deny, --max-per-host */
+#define REFUSE_LOAD	0x2	/* away, --max-clients */
+const char *session_refusal(const struct limits *, const struct sockaddr *,
+	    const char *, int, int);
 void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);

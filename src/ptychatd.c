@@ -41,16 +41,9 @@
 #define STOP_SESSIONS_MS	600
 #define STOP_TERMINALS_MS	400
 
-/* Who may connect, and how many at once. */
-struct limits {
-	struct access_list access;
-	unsigned long	 max_clients;
-	unsigned long	 max_per_host;	/* 0: no limit */
-};
-
 /* The settings from the command line, for the life of the program. */
 static struct server_config config;
-static struct limits limits;
+static struct limits limits;	/* config.limits */
 
 /* TLS: the key and certificate files, or NULL for the default ones. */
 struct trust {
@@ -78,6 +71,7 @@ usage(int status)
 "                [--no-tls | --require-tls] [--no-notify]\n"
 "                [--ask] [--ask-timeout S] [--max-waiting N]\n"
 "                [--max-window-rate N] [--agent [address:]port]\n"
+"                [--proxy-protocol cidr]\n"
 "       ptychatd --fingerprint [--key file --cert file]\n"
 "\n"
 "Listen for TCP clients and open a terminal window for each one.\n"
@@ -94,6 +88,10 @@ usage(int status)
 "      --allow CIDR       accept only clients in CIDR (repeatable)\n"
 "      --deny CIDR        refuse clients in CIDR (repeatable; wins over\n"
 "                         --allow)\n"
+"      --proxy-protocol CIDR  clients from CIDR are proxies such as\n"
+"                         HAProxy: each connection begins with a PROXY\n"
+"                         header (v1 or v2) giving the real client's\n"
+"                         address (repeatable)\n"
 "      --max-clients N    at most N sessions at once (default: %d)\n"
 "      --max-per-host N   at most N sessions per client address\n"
 "                         (default: no limit)\n"
@@ -206,25 +204,6 @@ find_bridge(void)
 }
 
 /*
- * Returns why the client at sa with address host must be turned away, as
- * the line it is sent, or NULL to let it in.
- */
-static const char *
-refusal(const struct sockaddr *sa, const char *host)
-{
-	if (!access_allowed(&limits.access, sa))
-		return "ptychatd: access denied\n";
-	if (desk_state() != DESK_HERE)
-		return "ptychatd: this operator is away; try again later\n";
-	if (session_count() >= limits.max_clients)
-		return "ptychatd: too many clients; try again later\n";
-	if (limits.max_per_host != 0 &&
-	    session_count_host(host) >= limits.max_per_host)
-		return "ptychatd: too many connections from your address\n";
-	return NULL;
-}
-
-/*
  * Loads the server's key and certificate (--key and --cert, or the ones
  * in the configuration directory, made on first use) into trust.id.
  * Returns 0, or -1 after saying why.
@@ -285,7 +264,7 @@ accept_client(int lfd, unsigned long *number)
 	socklen_t sslen = sizeof ss;
 	struct peer peer;
 	const char *why;
-	int fd;
+	int fd, proxied;
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
 	if (fd == -1) {
@@ -300,7 +279,11 @@ accept_client(int lfd, unsigned long *number)
 		return;
 	}
 	peer_from_sockaddr(&peer, (struct sockaddr *)&ss);
-	if ((why = refusal((struct sockaddr *)&ss, peer.host))) {
+	/* A proxy's address says nothing of its clients': they come later. */
+	proxied = limits.proxies.n > 0 &&
+	    access_allowed(&limits.proxies, (struct sockaddr *)&ss);
+	if ((why = session_refusal(&limits, (struct sockaddr *)&ss, peer.host,
+	    proxied ? REFUSE_LOAD : REFUSE_ADDRESS | REFUSE_LOAD, 0))) {
 		/* The line without its "ptychatd: " and newline. */
 		log_info("refused %s: %.*s", peer.label,
 		    (int)strlen(why) - 11, why + 10);
@@ -315,7 +298,7 @@ accept_client(int lfd, unsigned long *number)
 	}
 	/* Logged as connected once the front door knows who it is. */
 	++*number;
-	session_open(&config, fd, &peer, *number);
+	session_open(&config, fd, &peer, *number, proxied);
 }
 
 /*
@@ -409,7 +392,7 @@ main(int argc, char *argv[])
 	    OPT_BINARY, OPT_NO_TLS, OPT_REQUIRE_TLS, OPT_KEY, OPT_CERT,
 	    OPT_FINGERPRINT, OPT_CLIENTS, OPT_ASK, OPT_ASK_TIMEOUT,
 	    OPT_MAX_WAITING, OPT_MAX_WINDOW_RATE,
-	    OPT_NO_NOTIFY, OPT_AGENT };
+	    OPT_NO_NOTIFY, OPT_AGENT, OPT_PROXY_PROTOCOL };
 	static const struct option longopts[] = {
 		{ "no-tls",	no_argument,		NULL, OPT_NO_TLS },
 		{ "require-tls", no_argument,		NULL, OPT_REQUIRE_TLS },
@@ -430,6 +413,8 @@ main(int argc, char *argv[])
 		{ "log-dir",	required_argument,	NULL, OPT_LOG_DIR },
 		{ "allow",	required_argument,	NULL, OPT_ALLOW },
 		{ "deny",	required_argument,	NULL, OPT_DENY },
+		{ "proxy-protocol", required_argument,	NULL,
+		    OPT_PROXY_PROTOCOL },
 		{ "max-clients", required_argument,	NULL, OPT_MAX_CLIENTS },
 		{ "max-per-host", required_argument,	NULL, OPT_MAX_PER_HOST },
 		{ "idle-timeout", required_argument,	NULL, OPT_IDLE_TIMEOUT },
@@ -460,6 +445,7 @@ main(int argc, char *argv[])
 	int notify = 1;
 
 	limits.max_clients = DEFAULT_MAX_CLIENTS;
+	config.limits = &limits;
 	config.ask_timeout = DEFAULT_ASK_TIMEOUT;
 	config.max_waiting = DEFAULT_MAX_WAITING;
 	config.max_window_rate = DEFAULT_MAX_WINDOW_RATE;
@@ -479,6 +465,11 @@ main(int argc, char *argv[])
 			    err, sizeof err) == -1)
 				usage_error("--%s: %s", ch == OPT_DENY ?
 				    "deny" : "allow", err);
+			break;
+		case OPT_PROXY_PROTOCOL:
+			if (access_add(&limits.proxies, optarg, 0, err,
+			    sizeof err) == -1)
+				usage_error("--proxy-protocol: %s", err);
 			break;
 		case OPT_MAX_CLIENTS:
 			limits.max_clients = option_number(optarg, 1, 100000,
@@ -779,6 +770,7 @@ main(int argc, char *argv[])
 	console_stop();
 	termcmd_free(config.terminal.words);
 	free(limits.access.rules);
+	free(limits.proxies.rules);
 	session_set_clients(&(struct client_list){ NULL, 0 });
 	/* A session that did not end in time may still use them. */
 	if (session_count() == 0) {

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +30,12 @@
 
 /* How long a TLS client has to finish its handshake, in ms. */
 #define TLS_HANDSHAKE_MS	10000
+
+/* How long a trusted proxy has to send its PROXY header, in ms. */
+#define PROXY_HEADER_MS		3000
+
+/* The longest PROXY header: v2's 16 bytes and a 16-bit length. */
+#define PROXY_HEADER_MAX	(16 + 65535)
 
 /* What a plain client hears from --require-tls, and --clients. */
 #define SESSION_NEED_TLS \
@@ -360,6 +368,28 @@ session_count_host(const char *host)
 	return n;
 }
 
+/*
+ * Returns why the client at sa (host: its address as text) must be
+ * turned away, as the line it is sent, or NULL to let it in.  checks:
+ * REFUSE_ADDRESS, REFUSE_LOAD or both; counted: 1 when the client's own
+ * session is already among the live ones.
+ */
+const char *
+session_refusal(const struct limits *l, const struct sockaddr *sa,
+    const char *host, int checks, int counted)
+{
+	if ((checks & REFUSE_ADDRESS) && !access_allowed(&l->access, sa))
+		return "ptychatd: access denied\n";
+	if ((checks & REFUSE_LOAD) && desk_state() != DESK_HERE)
+		return "ptychatd: this operator is away; try again later\n";
+	if ((checks & REFUSE_LOAD) && session_count() >= l->max_clients)
+		return "ptychatd: too many clients; try again later\n";
+	if ((checks & REFUSE_ADDRESS) && l->max_per_host != 0 &&
+	    session_count_host(host) >= l->max_per_host + (counted != 0))
+		return "ptychatd: too many connections from your address\n";
+	return NULL;
+}
+
 /* Returns the number of sessions whose threads still run. */
 unsigned long
 session_count(void)
@@ -523,6 +553,138 @@ session_check_list(struct session *s, const char *key, char *name,
 }
 
 /*
+ * Reads a PROXY header from fd, waiting up to wait_ms or until cancel is
+ * readable, and takes exactly its bytes from the socket, so that what
+ * follows stays there.  Each peek that the parser finds a mere start of
+ * a header is all header, so it is taken at once; poll then waits for
+ * bytes not yet seen.  *got is how many bytes were taken.  Returns
+ * PROXY_DONE with h filled, PROXY_BAD with the reason in err, or
+ * PROXY_MORE when no whole header came, with errno ETIMEDOUT,
+ * ECANCELED, EPIPE (the connection ended) or that of the failure.
+ */
+static enum proxy_result
+session_proxy_read(int fd, int wait_ms, int cancel, struct proxy_header *h,
+    size_t *got, char *err, size_t errlen)
+{
+	struct pollfd pfd[2];
+	enum proxy_result r = PROXY_MORE;
+	unsigned char *buf;
+	long long deadline, left;
+	size_t have = 0, take;
+	ssize_t n;
+	int saved;
+
+	*got = 0;
+	if ((buf = malloc(PROXY_HEADER_MAX)) == NULL)
+		return PROXY_MORE;
+	deadline = io_clock_ms() + wait_ms;
+	for (;;) {
+		n = recv(fd, buf + have, PROXY_HEADER_MAX - have,
+		    MSG_PEEK | MSG_DONTWAIT);
+		if (n > 0) {
+			r = proxy_parse(buf, have + (size_t)n, h, err, errlen);
+			if (r == PROXY_BAD)
+				break;
+			take = r == PROXY_DONE ? h->len - have : (size_t)n;
+			if ((n = recv(fd, buf + have, take, MSG_DONTWAIT)) !=
+			    (ssize_t)take) {
+				/* The peeked bytes went: not a TCP socket? */
+				if (n >= 0)
+					errno = EIO;
+				r = PROXY_MORE;
+				break;
+			}
+			have += take;
+			if (r == PROXY_DONE)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			errno = EPIPE;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			break;
+		if ((left = deadline - io_clock_ms()) <= 0) {
+			errno = ETIMEDOUT;
+			break;
+		}
+		pfd[0].fd = fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = cancel;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[1].revents != 0) {
+			errno = ECANCELED;
+			break;
+		}
+	}
+	saved = errno;
+	free(buf);
+	*got = have;
+	errno = saved;
+	return r;
+}
+
+/*
+ * The first bytes from a trusted proxy: its PROXY header, whose source
+ * then stands for the client everywhere.  A proxy's health check (LOCAL,
+ * UNKNOWN) is closed quietly; a bad or missing header with one line in
+ * the log.  Returns 0 with the source in src to go on, or -1 once the
+ * connection is closed.
+ */
+static int
+session_proxy(struct session *s, struct sockaddr_storage *src)
+{
+	struct proxy_header h;
+	struct peer real;
+	char err[160];
+	enum proxy_result r;
+	size_t got;
+
+	r = session_proxy_read(s->sock, PROXY_HEADER_MS, s->hangup, &h, &got,
+	    err, sizeof err);
+	if (r == PROXY_BAD)
+		log_info("session %lu %s: refused: bad PROXY header: %s",
+		    s->number, s->peer.label, err);
+	else if (r == PROXY_MORE && errno == ECANCELED)
+		log_debug("session %lu %s: ended while its PROXY header was "
+		    "awaited", s->number, s->peer.label);
+	else if (r == PROXY_MORE && got == 0)
+		log_info("session %lu %s: refused: no PROXY header: %s",
+		    s->number, s->peer.label, errno == ETIMEDOUT ?
+		    "none came in time" : errno == EPIPE ?
+		    "the connection ended" : strerror(errno));
+	else if (r == PROXY_MORE)
+		log_info("session %lu %s: refused: PROXY header cut short "
+		    "after %zu bytes: %s", s->number, s->peer.label, got,
+		    errno == ETIMEDOUT ? "no more came in time" :
+		    errno == EPIPE ? "the connection ended" : strerror(errno));
+	else if (h.local)
+		log_debug("session %lu %s: the proxy's own connection (a "
+		    "health check)", s->number, s->peer.label);
+	if (r != PROXY_DONE || h.local) {
+		session_turn_away(s, NULL);
+		return -1;
+	}
+	*src = h.src;
+	peer_from_sockaddr(&real, (struct sockaddr *)&h.src);
+	log_debug("session %lu %s: via proxy %s", s->number, real.label,
+	    s->peer.label);
+	/* The console copies peers. */
+	pthread_mutex_lock(&session_lock);
+	s->peer = real;
+	pthread_mutex_unlock(&session_lock);
+	return 0;
+}
+
+/*
  * The front door, before any window: tells a TLS client from a plain
  * one, runs the handshake, and learns the client's key.  Returns 0 to go
  * on, or -1 once the client has been turned away (the session is gone).
@@ -531,18 +693,31 @@ static int
 session_front(struct session *s)
 {
 	char why[256], key[FINGERPRINT_MAX], name[64] = "", line[160];
+	struct sockaddr_storage src;
 	const char *refusal;
 	enum front_kind kind;
 	SSL *ssl;
 
+	if (s->proxied && session_proxy(s, &src) == -1)
+		return -1;
 	snprintf(key, sizeof key, "plain");
-	if (s->config->tls != NULL) {
+	/* Behind a proxy too: its health check ends with the header. */
+	if (s->config->tls != NULL || s->proxied) {
 		kind = front_classify(s->sock, FRONT_WAIT_MS, s->hangup);
 		if (kind == FRONT_GONE) {
 			/* A port scanner, or a kick or stop: no noise. */
 			log_debug("session %lu %s: gone before a word",
 			    s->number, s->peer.label);
 			session_turn_away(s, NULL);
+			return -1;
+		}
+		if (s->proxied && (refusal = session_refusal(
+		    s->config->limits, (struct sockaddr *)&src,
+		    s->peer.host, REFUSE_ADDRESS, 1)) != NULL) {
+			/* The line without its "ptychatd: " and newline. */
+			log_info("refused %s: %.*s", s->peer.label,
+			    (int)strlen(refusal) - 11, refusal + 10);
+			session_turn_away(s, refusal);
 			return -1;
 		}
 		if (kind == FRONT_PLAIN && s->config->require_tls) {
@@ -553,7 +728,7 @@ session_front(struct session *s)
 		}
 	} else
 		kind = FRONT_PLAIN;
-	if (kind == FRONT_TLS) {
+	if (kind == FRONT_TLS && s->config->tls != NULL) {
 		if ((ssl = tls_accept(s->config->tls, s->sock,
 		    TLS_HANDSHAKE_MS, s->hangup, why, sizeof why)) == NULL) {
 			/* A kick or a stop, not the client, cut it short. */
@@ -648,13 +823,14 @@ session_main(void *arg)
 
 /*
  * Opens a session for a client just accepted on sock: registers it and
- * starts its thread, which launches the window.  Never blocks.  On
+ * starts its thread, which launches the window; proxied: a PROXY header
+ * comes first, from a trusted proxy.  Never blocks.  On
  * success the session owns sock.  On failure the client has been told
  * and sock is closed.  Returns 0, or -1 on failure.
  */
 int
 session_open(const struct server_config *config, int sock,
-    const struct peer *peer, unsigned long number)
+    const struct peer *peer, unsigned long number, int proxied)
 {
 	struct session *s;
 	int err;
@@ -668,6 +844,7 @@ session_open(const struct server_config *config, int sock,
 	s->config = config;
 	s->number = number;
 	s->peer = *peer;
+	s->proxied = proxied;
 	s->sock = sock;
 	conn_init(&s->conn, sock, NULL);
 	s->term.pty = s->term.held = -1;

@@ -37,7 +37,8 @@ def manual(name, binary):
     # exits before anything is done with it.
     takes_value = set(re.findall(r"--([a-z0-9-]+)[ =][A-Z]", help_text))
     sample = {"allow": "127.0.0.1", "deny": "127.0.0.1", "bind": "::1",
-              "terminal": "xterm", "log-dir": "unused"}
+              "terminal": "xterm", "log-dir": "unused",
+              "proxy-protocol": "127.0.0.1"}
     for opt in sorted(in_help):
         word = "--" + opt
         if opt in takes_value:
