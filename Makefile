@@ -234,6 +234,10 @@ fuzz: $(O)/fuzz_sanitize $(O)/fuzz_telnet $(O)/fuzz_keys \
 bench: all
 	CC="$(CC)" PTYCHAT_BIN=$(OUT) ./bench/run $(BENCH_FLAGS)
 
+# README.md's Performance tables, from the last run's results.csv.
+bench-readme:
+	./bench/report build/bench/results.csv README.md
+
 install: all
 	mkdir -p $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANPREFIX)/man1
 	install -m 755 $(OUT)/ptychatd $(OUT)/ptychat $(OUT)/ptychat-bridge \
@@ -257,4 +261,4 @@ clean:
 	rm -rf build ptychatd ptychat ptychat-bridge
 
 .PHONY: all run check check-asan check-tsan check-reports check-valgrind \
-	fuzz bench install uninstall clean
+	fuzz bench bench-readme install uninstall clean

@@ -1,7 +1,7 @@
 /*
  * The benchmark programs' shared helpers (benchlib.c): clocks, whole
- * writes, the test-text generator and percentiles.  None of this is part
- * of ptychat itself.
+ * writes, the test-text generator, percentiles and pty modes.  None of
+ * this is part of ptychat itself.
  */
 #ifndef BENCH_H
 #define BENCH_H
@@ -35,5 +35,6 @@ uint64_t bench_percentile(uint64_t *, size_t, double);
 unsigned long long bench_size(const char *);
 int	 bench_tail_has(char *, size_t *, size_t, const char *, size_t,
 	    const char *);
+int	 bench_termios_text(int, char *, size_t);
 
 #endif

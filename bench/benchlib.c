@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -268,4 +270,32 @@ bench_tail_has(char *tail, size_t *taillen, size_t room, const char *buf,
 		*taillen += n;
 	}
 	return found;
+}
+
+/*
+ * Writes the pty's modes (flags and control characters, in hex) to buf,
+ * so that two ptys' modes can be compared as text.  On Linux a pty's
+ * master reports its slave's modes.  Returns -1 with errno set when fd
+ * is no terminal or buf is too short.
+ */
+int
+bench_termios_text(int fd, char *buf, size_t len)
+{
+	struct termios t;
+	size_t i, off;
+	int n;
+
+	if (tcgetattr(fd, &t) == -1)
+		return -1;
+	n = snprintf(buf, len, "i%x,o%x,c%x,l%x,cc", (unsigned)t.c_iflag,
+	    (unsigned)t.c_oflag, (unsigned)t.c_cflag, (unsigned)t.c_lflag);
+	if (n < 0 || (size_t)n + NCCS * 2 >= len) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	off = (size_t)n;
+	for (i = 0; i < NCCS; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%02x",
+		    (unsigned)t.c_cc[i]);
+	return 0;
 }

@@ -22,10 +22,12 @@
  *   idle    reads and ignores.
  *
  * It exits when it reads @@BENCH-BYE@@ (after its job), when the other
- * end closes, or after --timeout seconds.
+ * end closes, or after --timeout seconds.  With --termios F it first
+ * writes its pty's modes, as the server left them, to the file F, for
+ * the bench to check its bare-pty baseline against.
  *
  * usage: drain-term [--mode drain|source|echo|idle] [--file F] [--bytes N]
- *            [--chunk N] [--hash] [--timeout S]
+ *            [--chunk N] [--hash] [--timeout S] [--termios F]
  *            [--open PATH | --fd N | --stdio] [-T title] [-n name]
  *            [-S<ptsname>/<fd>]
  */
@@ -225,7 +227,9 @@ int
 main(int argc, char *argv[])
 {
 	enum drain_mode mode = DRAIN;
-	const char *open_path = NULL, *file = NULL, *slash;
+	const char *open_path = NULL, *file = NULL, *slash, *modes = NULL;
+	char modetext[256];
+	FILE *f;
 	unsigned long long want = 0;
 	size_t chunk = DRAIN_BUF, textlen = 0;
 	char *buf, idline[32];
@@ -260,6 +264,8 @@ main(int argc, char *argv[])
 			chunk = (size_t)bench_size(argv[++i]);
 		else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
 			timeout = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--termios") == 0 && i + 1 < argc)
+			modes = argv[++i];
 		else if (strcmp(argv[i], "--hash") == 0)
 			hash = 1;
 		else if (strcmp(argv[i], "--open") == 0 && i + 1 < argc)
@@ -327,6 +333,13 @@ main(int argc, char *argv[])
 		}
 	}
 	out = stdio ? STDOUT_FILENO : fd;
+	if (modes != NULL) {
+		if (bench_termios_text(fd, modetext, sizeof modetext) == -1)
+			die("tcgetattr");
+		if ((f = fopen(modes, "w")) == NULL ||
+		    fprintf(f, "%s\n", modetext) < 0 || fclose(f) == EOF)
+			die(modes);
+	}
 	if (bench_write_all(out, BENCH_READY, strlen(BENCH_READY)) == -1)
 		die("writing READY");
 

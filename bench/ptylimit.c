@@ -10,14 +10,24 @@
  *   --dir m2s   write the master, read the slave: socat's client ->
  *               window path, and ptychatd's window -> client path (the
  *               window types into the master, ptychatd reads the slave).
- *   --tty raw   cfmakeraw on the slave (socat's PTY,raw,echo=0).
- *   --tty chat  the slave as ptychatd sets it for typing: canonical
- *               lines, echo, ICRNL, OPOST|ONLCR.  With m2s the writer
- *               reads the echo back, as a window does, and the file must
- *               be typed lines (printable text and \n).
+ *   --tty raw   the slave raw, by ptychatd's own tty_raw (src/tty.c),
+ *               as it leaves a window's pty for the chat editor (and as
+ *               socat's PTY,raw,echo=0 is).
+ *   --tty chat  the slave as ptychatd's --plain sets it for typing, by
+ *               its own tty_typing_mode: canonical lines, echo, ICRNL,
+ *               OPOST|ONLCR.  With m2s the writer reads the echo back,
+ *               as a window does, and the file must be typed lines
+ *               (printable text and \n).
  *   --sanitize  first pass the file through ptychatd's sanitiser (not
- *               timed), so the pty carries exactly what ptychatd writes;
- *               MB/s still counts the file's own bytes.
+ *               timed) in --chunk pieces, as the relay does with each
+ *               receive, and write each piece's output with one write:
+ *               the pty carries exactly what ptychatd writes, in the
+ *               same writes; MB/s still counts the file's own bytes.
+ *   --chunk N   the writer's write size (default 16 KiB), --rchunk N the
+ *               reader's read size (default 64 KiB).
+ *
+ * The output line ends with the slave's modes (termios=), for the bench
+ * to check against a pty ptychatd set up.
  *
  * usage: ptylimit --dir s2m|m2s --tty raw|chat --file F [--sanitize]
  *            [--chunk N] [--rchunk N]
@@ -41,6 +51,7 @@ struct limit {
 	int		 echo;		/* the writer drains echo from wfd */
 	const char	*data;
 	size_t		 len;
+	size_t		*pieces;	/* with --sanitize: each write's size */
 	size_t		 chunk, rchunk;
 	unsigned long long expect;	/* bytes the reader will see */
 };
@@ -52,35 +63,29 @@ die(const char *what)
 	exit(1);
 }
 
-/* The slave as ptychatd's typing mode leaves it. */
-static void
-limit_chat_mode(struct termios *t)
-{
-	t->c_iflag |= ICRNL | IUTF8;
-	t->c_iflag &= ~(tcflag_t)(INLCR | IGNCR | IXON | IXOFF);
-	t->c_oflag |= OPOST | ONLCR;
-	t->c_lflag |= ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN;
-	t->c_lflag &= ~(tcflag_t)(ISIG | ECHONL);
-	t->c_cc[VERASE] = 010;
-	t->c_cc[VEOF] = _POSIX_VDISABLE;
-}
-
 static void *
 limit_writer(void *arg)
 {
 	struct limit *l = arg;
 	struct pollfd pfd;
 	char *junk;
-	size_t off = 0, n;
+	size_t off = 0, n, piece = 0, left = 0;
 	ssize_t w;
 
 	if ((junk = malloc(65536)) == NULL)
 		die("malloc");
 	pfd.fd = l->wfd;
 	while (off < l->len) {
-		n = l->len - off;
-		if (n > l->chunk)
-			n = l->chunk;
+		if (l->pieces != NULL) {
+			/* The rest of this piece; an empty one has no write. */
+			while (left == 0)
+				left = l->pieces[piece++];
+			n = left;
+		} else {
+			n = l->len - off;
+			if (n > l->chunk)
+				n = l->chunk;
+		}
 		if (l->echo) {
 			pfd.events = POLLIN | POLLOUT;
 			(void)poll(&pfd, 1, -1);
@@ -95,6 +100,8 @@ limit_writer(void *arg)
 		if (w <= 0)
 			die("write");
 		off += (size_t)w;
+		if (l->pieces != NULL)
+			left -= (size_t)w;
 	}
 	/* Keep draining the echo until the reader is done. */
 	while (l->echo) {
@@ -112,14 +119,13 @@ main(int argc, char *argv[])
 {
 	const char *dir = NULL, *tty = NULL, *file = NULL;
 	struct limit l;
-	struct termios t;
 	struct sanitizer san;
 	unsigned long long got = 0;
 	uint64_t t0, t1;
 	pthread_t tid;
-	char *buf, *clean;
+	char *buf, *clean, modes[256];
 	const char *text;
-	size_t textlen, i, step;
+	size_t textlen, i, step, k;
 	int master, slave, do_sanitize = 0, chat;
 	ssize_t n;
 
@@ -159,16 +165,20 @@ main(int argc, char *argv[])
 	l.len = textlen;
 	if (do_sanitize) {
 		/* In recv-sized pieces, as the relay does. */
-		if ((clean = malloc(SANITIZE_OUT_MAX(textlen))) == NULL)
+		if ((clean = malloc(SANITIZE_OUT_MAX(textlen))) == NULL ||
+		    (l.pieces = calloc(textlen / l.chunk + 2,
+		    sizeof *l.pieces)) == NULL)
 			die("malloc");
 		sanitize_init(&san);
 		l.len = 0;
-		for (i = 0; i < textlen; i += step) {
-			step = textlen - i < 16384 ? textlen - i : 16384;
-			l.len += sanitize_feed(&san, text + i, step,
+		for (i = k = 0; i < textlen; i += step) {
+			step = textlen - i < l.chunk ? textlen - i : l.chunk;
+			l.pieces[k] = sanitize_feed(&san, text + i, step,
 			    clean + l.len);
+			l.len += l.pieces[k++];
 		}
-		l.len += sanitize_finish(&san, clean + l.len);
+		l.pieces[k] = sanitize_finish(&san, clean + l.len);
+		l.len += l.pieces[k];
 		l.data = clean;
 	}
 	l.expect = l.len;
@@ -178,14 +188,11 @@ main(int argc, char *argv[])
 
 	if (openpty(&master, &slave, NULL, NULL, NULL) == -1)
 		die("openpty");
-	if (tcgetattr(slave, &t) == -1)
-		die("tcgetattr");
-	if (chat)
-		limit_chat_mode(&t);
-	else
-		cfmakeraw(&t);
-	if (tcsetattr(slave, TCSANOW, &t) == -1)
+	/* Backspace as ptychatd sets it for a -S window: ^H. */
+	if ((chat ? tty_typing_mode(slave, 010) : tty_raw(slave, NULL)) == -1)
 		die("tcsetattr");
+	if (bench_termios_text(slave, modes, sizeof modes) == -1)
+		die("tcgetattr");
 	if (strcmp(dir, "s2m") == 0) {
 		l.wfd = slave;
 		l.rfd = master;
@@ -211,9 +218,10 @@ main(int argc, char *argv[])
 		got += (unsigned long long)n;
 	}
 	t1 = bench_now_ns();
-	printf("dir=%s tty=%s bytes=%zu pty_bytes=%zu secs=%.6f mbps=%.2f\n",
-	    dir, tty, textlen, l.len, (double)(t1 - t0) / 1e9,
-	    (double)textlen / 1048576.0 / ((double)(t1 - t0) / 1e9));
+	printf("dir=%s tty=%s bytes=%zu pty_bytes=%zu chunk=%zu rchunk=%zu "
+	    "secs=%.6f mbps=%.2f termios=%s\n", dir, tty, textlen, l.len,
+	    l.chunk, l.rchunk, (double)(t1 - t0) / 1e9,
+	    (double)textlen / 1048576.0 / ((double)(t1 - t0) / 1e9), modes);
 	/* The echo drainer would wait for a hang-up that never comes. */
 	fflush(stdout);
 	_exit(0);
