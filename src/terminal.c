@@ -445,18 +445,22 @@ terminal_pick(struct terminal *term, char **words, const char *bridge,
 const char *
 terminal_describe(const struct terminal *term)
 {
-	static char text[256];
+	static char text[512];
+	char why[256] = "";
 
+	/* How -t auto or $TERMINAL chose it, when they did. */
+	if (term->why != NULL)
+		snprintf(why, sizeof why, " (%s)", term->why);
 	if (term->kind == TERMINAL_TMUX && term->tail_first != NULL)
 		snprintf(text, sizeof text, "client windows open in tmux "
-		    "session '%s': attach with 'tmux attach -t %s'",
-		    TMUX_SESSION, TMUX_SESSION);
+		    "session '%s'%s: attach with 'tmux attach -t %s'",
+		    TMUX_SESSION, why, TMUX_SESSION);
 	else if (term->kind == TERMINAL_TMUX)
 		snprintf(text, sizeof text, "client windows open in this "
-		    "tmux session");
+		    "tmux session%s", why);
 	else
-		snprintf(text, sizeof text, "client windows open with %s",
-		    term->words[0]);
+		snprintf(text, sizeof text, "client windows open with %s%s",
+		    term->words[0], why);
 	return text;
 }
 
@@ -492,8 +496,6 @@ terminal_check(const struct terminal *term)
 		log_error("warning: ptychat-bridge is not installed beside "
 		    "ptychatd; xterm windows will not close from their "
 		    "close button");
-	if (term->why != NULL)
-		log_info("windows: %s (%s)", term->words[0], term->why);
 	log_info("%s", terminal_describe(term));
 }
 

@@ -67,27 +67,27 @@ def choices(tmp):
     no_x = {"DISPLAY": None}
     every = ["xterm", "urxvt", "foot", "kitty", "alacritty", "tmux"]
     log = choose(tmp, "both", every, dict(wl, **x))
-    t.ok("windows: xterm (auto, on X: DISPLAY is set)" in log,
+    t.ok("client windows open with xterm (auto, on X: DISPLAY is set)" in log,
          "DISPLAY and WAYLAND_DISPLAY: -t auto keeps the X order (xterm)",
          log)
     log = choose(tmp, "wayland", every, dict(wl, **no_x))
-    t.ok("windows: foot (auto, on Wayland: WAYLAND_DISPLAY is set, "
+    t.ok("client windows open with foot (auto, on Wayland: WAYLAND_DISPLAY is set, "
          "DISPLAY is not)" in log,
          "WAYLAND_DISPLAY alone: -t auto picks foot, and says why", log)
     t.ok("client windows open with foot" in log and "warning" not in log,
          "WAYLAND_DISPLAY alone: foot, with no warning", log)
     log = choose(tmp, "no-foot", ["xterm", "urxvt", "kitty", "alacritty",
                                   "tmux"], dict(wl, **no_x))
-    t.ok("windows: kitty (auto, on Wayland" in log,
+    t.ok("client windows open with kitty (auto, on Wayland" in log,
          "WAYLAND_DISPLAY alone, no foot: the next Wayland terminal (kitty)"
          ", not xterm", log)
     log = choose(tmp, "terminal-env", every,
                  dict(wl, TERMINAL="alacritty", **no_x))
-    t.ok("windows: alacritty ($TERMINAL)" in log,
+    t.ok("client windows open with alacritty ($TERMINAL)" in log,
          "WAYLAND_DISPLAY alone: $TERMINAL still comes first", log)
     log = choose(tmp, "x-only", ["xterm", "urxvt", "st", "tmux"],
                  dict(wl, **no_x))
-    t.ok("windows: tmux (auto: WAYLAND_DISPLAY is set but no Wayland "
+    t.ok("client windows open in tmux session 'ptychat' (auto: WAYLAND_DISPLAY is set but no Wayland "
          "terminal (foot, gnome-terminal, kitty, alacritty) is installed, "
          "and DISPLAY is not set)" in log,
          "no Wayland terminal installed: tmux, with a line saying why", log)
@@ -112,7 +112,7 @@ def choices(tmp):
          "-t foot on Wayland alone: no DISPLAY warning, no auto line", log)
     log = choose(tmp, "neither", every, {"DISPLAY": None,
                                          "WAYLAND_DISPLAY": None})
-    t.ok("windows: tmux (auto: neither DISPLAY nor WAYLAND_DISPLAY is "
+    t.ok("client windows open in tmux session 'ptychat' (auto: neither DISPLAY nor WAYLAND_DISPLAY is "
          "set)" in log, "no display at all: tmux, as before", log)
     log = choose(tmp, "neither-named", ["xterm"],
                  {"DISPLAY": None, "WAYLAND_DISPLAY": None},
@@ -194,7 +194,7 @@ def windows(tmp):
     # -v: the log then says which window has the keyboard.
     srv = sections.server(os.path.join(tmp, "server"), terminal="auto",
                           env=env, args=["-v"])
-    t.ok(srv.wait_log(r"windows: foot \(auto, on Wayland"),
+    t.ok(srv.wait_log(r"client windows open with foot \(auto, on Wayland"),
          "ptychatd with WAYLAND_DISPLAY and no DISPLAY says it chose foot",
          srv.text())
     before = os.path.join(tmp, "before.png")
