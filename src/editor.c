@@ -1075,12 +1075,67 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	editor_incoming_char(ed, cp, out);
 }
 
+/*
+ * Lays out the peer's printable ASCII and newlines at the start of s, as
+ * editor_incoming would.  A line that ends within s goes straight to out:
+ * the rows editor_incoming_ascii would write for good as it wraps, and
+ * then the rest at its end, are all of it in order, after one erase.
+ * Only the unfinished last line is kept in partial.  Returns how many
+ * bytes it took, 0 if s starts with any other byte.
+ */
+static size_t
+editor_print_lines(struct editor *ed, const unsigned char *s, size_t n,
+    struct editor_buf *out)
+{
+	size_t	i = 0, run;
+	char	*o;
+
+	while (i < n) {
+		if (s[i] == '\n' || (!ed->in_line && ed->timestamps)) {
+			if (s[i] != '\n' && (s[i] < 0x20 || s[i] > 0x7E))
+				break;
+			editor_incoming(ed, s[i++], out);
+			continue;
+		}
+		if ((run = utf8_ascii_run(s + i, n - i)) == 0)
+			break;
+		ed->in_line = 1;
+		if (i + run < n && s[i + run] == '\n' &&
+		    ed->partial.len + run <= EDITOR_PARTIAL_MAX)
+			editor_erase(ed, out);
+		if (i + run == n || s[i + run] != '\n' ||
+		    ed->partial.len + run > EDITOR_PARTIAL_MAX ||
+		    editor_reserve(out, ed->partial.len + run + 2) == -1) {
+			editor_incoming_ascii(ed, s + i, run, out);
+			i += run;
+			continue;
+		}
+		o = out->data + out->len;
+		if (ed->partial.len > 0) {
+			memcpy(o, ed->partial.data, ed->partial.len);
+			o += ed->partial.len;
+		}
+		memcpy(o, s + i, run);
+		o += run;
+		*o++ = '\r';
+		*o++ = '\n';
+		out->len = (size_t)(o - out->data);
+		ed->partial.len = 0;
+		memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+		ed->partial_split = 0;
+		ed->in_col = 0;
+		ed->in_line = 0;
+		i += run + 1;
+	}
+	return i;
+}
+
 void
 editor_print(struct editor *ed, const void *text, size_t n,
     struct editor_buf *out)
 {
 	const unsigned char	*p = text;
-	size_t			 i = 0;
+	size_t			 i = 0, took;
 	uint32_t		 cp = UTF8_REPLACEMENT;
 	int			 changed = 0, k;
 	locale_t		 old = (locale_t)0;
@@ -1091,13 +1146,10 @@ editor_print(struct editor *ed, const void *text, size_t n,
 		ed->in_ctype = 1;
 	}
 	while (i < n) {
-		/* Printable ASCII, by far the most common, a run at a time. */
-		if (ed->in_line && ed->in_utf8.len == 0 && p[i] >= 0x20 &&
-		    p[i] < 0x7f) {
-			size_t run = i + utf8_ascii_run(p + i, n - i);
-
-			editor_incoming_ascii(ed, p + i, run - i, out);
-			i = run;
+		/* Printable ASCII, by far the most common, a line at a time. */
+		if (ed->in_utf8.len == 0 &&
+		    (took = editor_print_lines(ed, p + i, n - i, out)) > 0) {
+			i += took;
 			changed = 1;
 			continue;
 		}
