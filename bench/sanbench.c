@@ -52,6 +52,37 @@ san_sanitize(const char *in, size_t len)
 	return outlen + sanitize_finish(&san, san_out);
 }
 
+static struct editor *san_editor(void);
+
+/*
+ * The relay's path: each piece sanitised (or, all clean, shown as it is)
+ * and laid out by the chat line's editor, in one timing.
+ */
+static size_t
+san_relay(const char *in, size_t len)
+{
+	struct editor_buf out = { NULL, 0, 0 };
+	struct editor *ed = san_editor();
+	struct sanitizer san;
+	size_t i, n, outlen = 0, textlen;
+
+	sanitize_init(&san);
+	for (i = 0; i < len; i += SAN_PIECE) {
+		n = len - i < SAN_PIECE ? len - i : SAN_PIECE;
+		if (sanitize_clean(&san, in + i, n) == n)
+			editor_print(ed, in + i, n, &out);
+		else {
+			textlen = sanitize_feed(&san, in + i, n, san_out);
+			editor_print(ed, san_out, textlen, &out);
+		}
+		outlen += out.len;
+		out.len = 0;
+	}
+	editor_buf_free(&out);
+	editor_free(ed);
+	return outlen;
+}
+
 static struct editor *
 san_editor(void)
 {
@@ -111,6 +142,9 @@ main(int argc, char *argv[])
 		{ "editor_print", "ascii", 1, san_print },
 		{ "editor_print", "mixed", 1, san_print },
 		{ "editor_keys", "lines", 0, san_keys },
+		{ "sanitize+print", "ascii", 0, san_relay },
+		{ "sanitize+print", "mixed", 0, san_relay },
+		{ "sanitize+print", "hostile", 0, san_relay },
 	};
 	size_t mib = argc > 1 ? (size_t)atoi(argv[1]) : 64;
 	size_t runs = argc > 2 ? (size_t)atoi(argv[2]) : 5;

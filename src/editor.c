@@ -1083,6 +1083,55 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
  * Only the unfinished last line is kept in partial.  Returns how many
  * bytes it took, 0 if s starts with any other byte.
  */
+#ifdef __SSE2__
+/*
+ * editor_print_lines for lines that start afresh, with no time stamp:
+ * each is copied to out as it is scanned, 16 bytes a step, and its \n
+ * made CR LF.  Returns how many bytes it took, all of them whole lines;
+ * it stops before one that holds any other byte, is too long for
+ * partial, or ends within the last 16 bytes.
+ */
+static size_t
+editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
+    struct editor_buf *out)
+{
+	const unsigned char	*q = s, *line = s, *end = s + n;
+	char			*o, *o_line;
+	__m128i			 v;
+	unsigned		 bad;
+
+	if (n < 16 || n > (SIZE_MAX - 16) / 2)
+		return 0;
+	editor_erase(ed, out);
+	/* Every byte a \n made CR LF, and a whole step past the last. */
+	if (editor_reserve(out, 2 * n + 16) == -1)
+		return 0;
+	o = o_line = out->data + out->len;
+	while (end - q >= 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)q);
+		_mm_storeu_si128((__m128i *)(void *)o, v);
+		bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
+		if (bad == 0) {
+			q += 16;
+			o += 16;
+			continue;
+		}
+		q += __builtin_ctz(bad);
+		o += __builtin_ctz(bad);
+		if (*q != '\n' || (size_t)(q - line) > EDITOR_PARTIAL_MAX)
+			break;
+		*o++ = '\r';
+		*o++ = '\n';
+		line = ++q;
+		o_line = o;
+	}
+	out->len = (size_t)(o_line - out->data);
+	return (size_t)(line - s);
+}
+#endif
+
 static size_t
 editor_print_lines(struct editor *ed, const unsigned char *s, size_t n,
     struct editor_buf *out)
@@ -1091,6 +1140,13 @@ editor_print_lines(struct editor *ed, const unsigned char *s, size_t n,
 	char	*o;
 
 	while (i < n) {
+#ifdef __SSE2__
+		if (!ed->in_line && !ed->timestamps && ed->partial.len == 0 &&
+		    (run = editor_print_block(ed, s + i, n - i, out)) > 0) {
+			i += run;
+			continue;
+		}
+#endif
 		if (s[i] == '\n' || (!ed->in_line && ed->timestamps)) {
 			if (s[i] != '\n' && (s[i] < 0x20 || s[i] > 0x7E))
 				break;

@@ -409,6 +409,7 @@ struct sanitizer {
 void	 sanitize_init(struct sanitizer *);
 size_t	 sanitize_feed(struct sanitizer *, const void *, size_t, char *);
 size_t	 sanitize_finish(struct sanitizer *, char *);
+size_t	 sanitize_clean(const struct sanitizer *, const void *, size_t);
 
 /* telnet.c */
 /*
