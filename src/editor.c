@@ -1096,18 +1096,23 @@ editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
     struct editor_buf *out)
 {
 	const unsigned char	*q = s, *line = s, *end = s + n;
-	char			*o, *o_line;
+	char			*o, *o_line, *limit;
 	__m128i			 v;
 	unsigned		 bad;
 
-	if (n < 16 || n > (SIZE_MAX - 16) / 2)
+	if (n < 16 || n > SIZE_MAX / 2)
 		return 0;
 	editor_erase(ed, out);
-	/* Every byte a \n made CR LF, and a whole step past the last. */
-	if (editor_reserve(out, 2 * n + 16) == -1)
+	/*
+	 * Room for the text and a CR for one line in 16, and a step past
+	 * the end: the caller comes back for lines that did not fit.
+	 */
+	if (editor_reserve(out, n + n / 16 + 32) == -1)
 		return 0;
 	o = o_line = out->data + out->len;
-	while (end - q >= 16) {
+	limit = out->data + out->cap;
+	/* A step's 16 bytes, and after up to 15 of them, CR LF. */
+	while (end - q >= 16 && limit - o >= 17) {
 		v = _mm_loadu_si128((const __m128i *)(const void *)q);
 		_mm_storeu_si128((__m128i *)(void *)o, v);
 		bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(

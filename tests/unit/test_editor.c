@@ -2307,6 +2307,22 @@ test_print_fast(void)
 	tap_ok(bad == 0, "print: UTF-8 cut between pieces at every byte: as "
 	    "a byte at a time");
 
+	/* More line ends than the output has room for at first. */
+	bad = 0;
+	for (k = 1; k <= 3; k++) {
+		for (n = 0; n + k + 1 <= 3000; n += k + 1) {
+			memset(text + n, 'x', k - 1);
+			text[n + k - 1] = '\n';
+			text[n + k] = '\n';
+		}
+		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+			if (!print_same(sizes[z][0], sizes[z][1], 0, text, n,
+			    0))
+				bad++;
+	}
+	tap_ok(bad == 0, "print: 3000 bytes of lines of 0..2 bytes: as a "
+	    "byte at a time");
+
 	/* Rows written for good as a line wraps; one too long to keep. */
 	for (k = 0; k < 2; k++) {
 		n = k == 0 ? 1000 : 20000;
