@@ -1065,9 +1065,9 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 		return;
 	}
 	if (cp == '\t') {
-		do
-			editor_incoming_char(ed, ' ', out);
-		while (ed->in_col % EDITOR_TABSTOP != 0);
+		/* Spaces to the next stop, as one run of ASCII. */
+		editor_incoming_ascii(ed, (const unsigned char *)"        ",
+		    EDITOR_TABSTOP - (size_t)ed->in_col % EDITOR_TABSTOP, out);
 		return;
 	}
 	if (!utf8_printable(cp))
