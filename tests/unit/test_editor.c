@@ -2225,6 +2225,20 @@ print_same(int cols, int rows, int stamps, const char *text, size_t n,
 	return same;
 }
 
+/* print_same on a wide screen and two small ones; returns the failures. */
+static size_t
+print_same_sizes(int stamps, const char *text, size_t n, size_t piece)
+{
+	static const int sizes[][2] = { { 80, 24 }, { 10, 5 }, { 7, 3 } };
+	size_t		z, bad = 0;
+
+	for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+		if (!print_same(sizes[z][0], sizes[z][1], stamps, text, n,
+		    piece))
+			bad++;
+	return bad;
+}
+
 /*
  * editor_print's fast paths (whole ASCII lines straight to the output,
  * 16 bytes a step) against its character at a time path.
@@ -2234,26 +2248,22 @@ test_print_fast(void)
 {
 	static const char *const specials[] = { "\t", "\r", "\033", "\177",
 	    "\001", E_ACUTE, KAN, GRIN, ACUTE, "\x80", "\xc3", "\xff" };
-	static const int sizes[][2] = { { 80, 24 }, { 10, 5 }, { 7, 3 } };
 	char		text[20000 + 64];
-	size_t		n, k, si, z, piece, bad;
+	size_t		n, k, si, piece, bad;
 	int		stamps;
 
 	/* A byte that is no printable ASCII at each offset of two steps. */
 	for (si = 0; si < sizeof(specials) / sizeof(specials[0]); si++) {
 		bad = 0;
-		for (k = 0; k < 33; k++)
-			for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
-				n = (size_t)snprintf(text, sizeof(text),
-				    "first line of text, 33 bytes.\n%.*s%s"
-				    "after it\nand more of it, long enough to "
-				    "take a step\nend", (int)k,
-				    "0123456789abcdefghijklmnopqrstuvwxyz",
-				    specials[si]);
-				if (!print_same(sizes[z][0], sizes[z][1], 0,
-				    text, n, 0))
-					bad++;
-			}
+		for (k = 0; k < 33; k++) {
+			n = (size_t)snprintf(text, sizeof(text),
+			    "first line of text, 33 bytes.\n%.*s%s"
+			    "after it\nand more of it, long enough to "
+			    "take a step\nend", (int)k,
+			    "0123456789abcdefghijklmnopqrstuvwxyz",
+			    specials[si]);
+			bad += print_same_sizes(0, text, n, 0);
+		}
 		tap_ok(bad == 0, "print: byte %zu of the odd ones at each "
 		    "offset 0..32 of a line, 3 sizes: as a byte at a time",
 		    si);
@@ -2271,10 +2281,7 @@ test_print_fast(void)
 	for (stamps = 0; stamps <= 1; stamps++) {
 		bad = 0;
 		for (piece = 0; piece <= 40; piece++)
-			for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
-				if (!print_same(sizes[z][0], sizes[z][1],
-				    stamps, text, n, piece))
-					bad++;
+			bad += print_same_sizes(stamps, text, n, piece);
 		tap_ok(bad == 0, "print: lines of 0..40 bytes in pieces of "
 		    "1..40 and whole, 3 sizes%s: as a byte at a time",
 		    stamps ? ", time stamps" : "");
@@ -2286,10 +2293,7 @@ test_print_fast(void)
 		n = (size_t)snprintf(text, sizeof(text), "%.*s\n%.*s\n",
 		    (int)piece, "0123456789012345678901234567890123456789"
 		    "0123456789", 20, "abcdefghijklmnopqrstuvwxyz");
-		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
-			if (!print_same(sizes[z][0], sizes[z][1], 0, text, n,
-			    piece))
-				bad++;
+		bad += print_same_sizes(0, text, n, piece);
 	}
 	tap_ok(bad == 0, "print: a run ending at a piece's end: as a byte at "
 	    "a time");
@@ -2300,10 +2304,7 @@ test_print_fast(void)
 	    "0123456789\n");
 	bad = 0;
 	for (piece = 1; piece <= n; piece++)
-		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
-			if (!print_same(sizes[z][0], sizes[z][1], 0, text, n,
-			    piece))
-				bad++;
+		bad += print_same_sizes(0, text, n, piece);
 	tap_ok(bad == 0, "print: UTF-8 cut between pieces at every byte: as "
 	    "a byte at a time");
 
@@ -2315,10 +2316,7 @@ test_print_fast(void)
 			text[n + k - 1] = '\n';
 			text[n + k] = '\n';
 		}
-		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
-			if (!print_same(sizes[z][0], sizes[z][1], 0, text, n,
-			    0))
-				bad++;
+		bad += print_same_sizes(0, text, n, 0);
 	}
 	tap_ok(bad == 0, "print: 3000 bytes of lines of 0..2 bytes: as a "
 	    "byte at a time");
@@ -2330,12 +2328,8 @@ test_print_fast(void)
 		text[n++] = '\n';
 		memcpy(text + n, "next\n", 5);
 		n += 5;
-		bad = 0;
-		for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
-			if (!print_same(sizes[z][0], sizes[z][1], 0, text, n,
-			    0) || !print_same(sizes[z][0], sizes[z][1], 0,
-			    text, n, 4096))
-				bad++;
+		bad = print_same_sizes(0, text, n, 0) +
+		    print_same_sizes(0, text, n, 4096);
 		tap_ok(bad == 0, "print: a line of %zu bytes, whole and in "
 		    "pieces: as a byte at a time", n - 6);
 	}
