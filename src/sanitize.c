@@ -101,7 +101,14 @@ sanitize_feed(struct sanitizer *s, const void *in, size_t len, char *out)
 	while (p < end) {
 		run = p + utf8_ascii_run(p, (size_t)(end - p));
 		if (run > p) {
-			memcpy(o, p, (size_t)(run - p));
+			/*
+			 * A short run as one 16-byte copy, not a call: with
+			 * 16 bytes of input left, out has 64 bytes of room.
+			 */
+			if (run - p <= 16 && end - p >= 16)
+				memcpy(o, p, 16);
+			else
+				memcpy(o, p, (size_t)(run - p));
 			o += run - p;
 			p = run;
 			if (p == end)
