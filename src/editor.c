@@ -1087,9 +1087,10 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 /*
  * editor_print_lines for lines that start afresh, with no time stamp:
  * each is copied to out as it is scanned, 16 bytes a step, and its \n
- * made CR LF.  Returns how many bytes it took, all of them whole lines;
- * it stops before one that holds any other byte, is too long for
- * partial, or ends within the last 16 bytes.
+ * made CR LF.  It stops at any other byte, at a line too long for
+ * partial, or within the last 16 bytes; what it scanned of the line it
+ * stopped in goes to partial, as editor_incoming_ascii lays it out.
+ * Returns how many bytes it took.
  */
 static size_t
 editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
@@ -1133,7 +1134,12 @@ editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
 		o_line = o;
 	}
 	out->len = (size_t)(o_line - out->data);
-	return (size_t)(line - s);
+	/* The start of a line that goes on, scanned already: to partial. */
+	if (q > line) {
+		ed->in_line = 1;
+		editor_incoming_ascii(ed, line, (size_t)(q - line), out);
+	}
+	return (size_t)(q - s);
 }
 #endif
 
