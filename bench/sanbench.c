@@ -3,9 +3,10 @@
  * of text it feeds a buffer in recv-sized pieces (16 KiB, as the relay
  * reads them), several times, and prints the median MB/s of input:
  * - sanitize_feed on ASCII, mixed and hostile text;
- * - editor_print on ASCII and mixed text, sanitised first as the relay
- *   does, in an 80x24 window;
- * - editor_keys on typed lines, each \n an Enter, as a paste would come.
+ * - editor_print on ASCII, mixed and hostile text, sanitised first as
+ *   the relay does, in an 80x24 window;
+ * - editor_keys on typed lines, each \n an Enter, as a paste would come;
+ * - sanitize+print: the relay's path, sanitiser and editor in one timing.
  * The time is the process's CPU time, not the wall clock's: on a machine
  * that others share, a run that is preempted would otherwise look slow.
  *
