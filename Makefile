@@ -159,11 +159,12 @@ check-valgrind: all $(STANDIN)
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 $(O)/fuzz_sanitize: tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
-    src/ptychat.h
+    src/editor.c src/keys.c src/ptychat.h
 	@mkdir -p $(O)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ \
-	    tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c
+	    tests/fuzz/fuzz_sanitize.c src/sanitize.c src/utf8.c \
+	    src/editor.c src/keys.c
 $(O)/fuzz_telnet: tests/fuzz/fuzz_telnet.c src/telnet.c src/ptychat.h
 	@mkdir -p $(O)
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \

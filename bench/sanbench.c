@@ -3,9 +3,10 @@
  * of text it feeds a buffer in recv-sized pieces (16 KiB, as the relay
  * reads them), several times, and prints the median MB/s of input:
  * - sanitize_feed on ASCII, mixed and hostile text;
- * - editor_print on ASCII and mixed text, sanitised first as the relay
- *   does, in an 80x24 window;
- * - editor_keys on typed lines, each \n an Enter, as a paste would come.
+ * - editor_print on ASCII, mixed and hostile text, sanitised first as
+ *   the relay does, in an 80x24 window;
+ * - editor_keys on typed lines, each \n an Enter, as a paste would come;
+ * - sanitize+print: the relay's path, sanitiser and editor in one timing.
  * The time is the process's CPU time, not the wall clock's: on a machine
  * that others share, a run that is preempted would otherwise look slow.
  *
@@ -50,6 +51,44 @@ san_sanitize(const char *in, size_t len)
 		outlen += sanitize_feed(&san, in + i,
 		    len - i < SAN_PIECE ? len - i : SAN_PIECE, san_out);
 	return outlen + sanitize_finish(&san, san_out);
+}
+
+static struct editor *san_editor(void);
+
+/*
+ * The relay's path: each piece sanitised (or, all clean, shown as it is)
+ * and laid out by the chat line's editor, in one timing.  Built with
+ * SANBENCH_FEED_ALL, against a tree older than sanitize_clean, every
+ * piece is sanitised, as the relay did then (bench/ab-c2w).
+ */
+static size_t
+san_relay(const char *in, size_t len)
+{
+	struct editor_buf out = { NULL, 0, 0 };
+	struct editor *ed = san_editor();
+	struct sanitizer san;
+	size_t i, n, outlen = 0, textlen;
+
+	sanitize_init(&san);
+	for (i = 0; i < len; i += SAN_PIECE) {
+		n = len - i < SAN_PIECE ? len - i : SAN_PIECE;
+#ifndef SANBENCH_FEED_ALL
+		if (sanitize_clean(&san, in + i, n) == n)
+			editor_print(ed, in + i, n, &out);
+#else
+		if (0)
+			;
+#endif
+		else {
+			textlen = sanitize_feed(&san, in + i, n, san_out);
+			editor_print(ed, san_out, textlen, &out);
+		}
+		outlen += out.len;
+		out.len = 0;
+	}
+	editor_buf_free(&out);
+	editor_free(ed);
+	return outlen;
 }
 
 static struct editor *
@@ -110,7 +149,11 @@ main(int argc, char *argv[])
 		{ "sanitize_feed", "hostile", 0, san_sanitize },
 		{ "editor_print", "ascii", 1, san_print },
 		{ "editor_print", "mixed", 1, san_print },
+		{ "editor_print", "hostile", 1, san_print },
 		{ "editor_keys", "lines", 0, san_keys },
+		{ "sanitize+print", "ascii", 0, san_relay },
+		{ "sanitize+print", "mixed", 0, san_relay },
+		{ "sanitize+print", "hostile", 0, san_relay },
 	};
 	size_t mib = argc > 1 ? (size_t)atoi(argv[1]) : 64;
 	size_t runs = argc > 2 ? (size_t)atoi(argv[2]) : 5;

@@ -140,15 +140,21 @@ attention_peer(struct session *s, const char *text, size_t len)
 	char summary[PEER_LABEL_MAX + 160], body[ATTENTION_TEXT_MAX * 6 + 32];
 	unsigned long lines = 0;
 	long long now;
-	size_t i;
+	const char *p = text, *end = text + len;
 
-	for (i = 0; i < len; i++) {
-		if (text[i] == '\n')
+	/* A line at a time: this runs on every byte the client sends. */
+	while (p < end) {
+		if (*p == '\n') {
 			a->mid_line = 0;
-		else if (!a->mid_line) {
+			p++;
+			continue;
+		}
+		if (!a->mid_line) {
 			a->mid_line = 1;
 			lines++;
 		}
+		if ((p = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
 	}
 	if (len == 0 || atomic_load(&a->focus) == FOCUS_IN)
 		return;

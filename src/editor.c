@@ -1065,9 +1065,9 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 		return;
 	}
 	if (cp == '\t') {
-		do
-			editor_incoming_char(ed, ' ', out);
-		while (ed->in_col % EDITOR_TABSTOP != 0);
+		/* Spaces to the next stop, as one run of ASCII. */
+		editor_incoming_ascii(ed, (const unsigned char *)"        ",
+		    EDITOR_TABSTOP - (size_t)ed->in_col % EDITOR_TABSTOP, out);
 		return;
 	}
 	if (!utf8_printable(cp))
@@ -1075,12 +1075,134 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	editor_incoming_char(ed, cp, out);
 }
 
+/*
+ * Lays out the peer's printable ASCII and newlines at the start of s, as
+ * editor_incoming would.  A line that ends within s goes straight to out:
+ * the rows editor_incoming_ascii would write for good as it wraps, and
+ * then the rest at its end, are all of it in order, after one erase.
+ * Only the unfinished last line is kept in partial.  Returns how many
+ * bytes it took, 0 if s starts with any other byte.
+ */
+#ifdef __SSE2__
+/*
+ * editor_print_lines for lines that start afresh, with no time stamp:
+ * each is copied to out as it is scanned, 16 bytes a step, and its \n
+ * made CR LF.  It stops at any other byte, at a line too long for
+ * partial, or within the last 16 bytes; what it scanned of the line it
+ * stopped in goes to partial, as editor_incoming_ascii lays it out.
+ * Returns how many bytes it took.
+ */
+static size_t
+editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
+    struct editor_buf *out)
+{
+	const unsigned char	*q = s, *line = s, *end = s + n;
+	char			*o, *o_line, *limit;
+	__m128i			 v;
+	unsigned		 bad;
+
+	if (n < 16 || n > SIZE_MAX / 2)
+		return 0;
+	editor_erase(ed, out);
+	/*
+	 * Room for the text and a CR for one line in 16, and a step past
+	 * the end: the caller comes back for lines that did not fit.
+	 */
+	if (editor_reserve(out, n + n / 16 + 32) == -1)
+		return 0;
+	o = o_line = out->data + out->len;
+	limit = out->data + out->cap;
+	/* A step's 16 bytes, and after up to 15 of them, CR LF. */
+	while (end - q >= 16 && limit - o >= 17) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)q);
+		_mm_storeu_si128((__m128i *)(void *)o, v);
+		bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
+		if (bad == 0) {
+			q += 16;
+			o += 16;
+			continue;
+		}
+		q += __builtin_ctz(bad);
+		o += __builtin_ctz(bad);
+		if (*q != '\n' || (size_t)(q - line) > EDITOR_PARTIAL_MAX)
+			break;
+		*o++ = '\r';
+		*o++ = '\n';
+		line = ++q;
+		o_line = o;
+	}
+	out->len = (size_t)(o_line - out->data);
+	/* The start of a line that goes on, scanned already: to partial. */
+	if (q > line) {
+		ed->in_line = 1;
+		editor_incoming_ascii(ed, line, (size_t)(q - line), out);
+	}
+	return (size_t)(q - s);
+}
+#endif
+
+static size_t
+editor_print_lines(struct editor *ed, const unsigned char *s, size_t n,
+    struct editor_buf *out)
+{
+	size_t	i = 0, run;
+	char	*o;
+
+	while (i < n) {
+#ifdef __SSE2__
+		if (!ed->in_line && !ed->timestamps && ed->partial.len == 0 &&
+		    (run = editor_print_block(ed, s + i, n - i, out)) > 0) {
+			i += run;
+			continue;
+		}
+#endif
+		if (s[i] == '\n' || (!ed->in_line && ed->timestamps)) {
+			if (s[i] != '\n' && (s[i] < 0x20 || s[i] > 0x7E))
+				break;
+			editor_incoming(ed, s[i++], out);
+			continue;
+		}
+		if ((run = utf8_ascii_run(s + i, n - i)) == 0)
+			break;
+		ed->in_line = 1;
+		if (i + run < n && s[i + run] == '\n' &&
+		    ed->partial.len + run <= EDITOR_PARTIAL_MAX)
+			editor_erase(ed, out);
+		if (i + run == n || s[i + run] != '\n' ||
+		    ed->partial.len + run > EDITOR_PARTIAL_MAX ||
+		    editor_reserve(out, ed->partial.len + run + 2) == -1) {
+			editor_incoming_ascii(ed, s + i, run, out);
+			i += run;
+			continue;
+		}
+		o = out->data + out->len;
+		if (ed->partial.len > 0) {
+			memcpy(o, ed->partial.data, ed->partial.len);
+			o += ed->partial.len;
+		}
+		memcpy(o, s + i, run);
+		o += run;
+		*o++ = '\r';
+		*o++ = '\n';
+		out->len = (size_t)(o - out->data);
+		ed->partial.len = 0;
+		memset(&ed->partial_end, 0, sizeof(ed->partial_end));
+		ed->partial_split = 0;
+		ed->in_col = 0;
+		ed->in_line = 0;
+		i += run + 1;
+	}
+	return i;
+}
+
 void
 editor_print(struct editor *ed, const void *text, size_t n,
     struct editor_buf *out)
 {
 	const unsigned char	*p = text;
-	size_t			 i = 0;
+	size_t			 i = 0, took;
 	uint32_t		 cp = UTF8_REPLACEMENT;
 	int			 changed = 0, k;
 	locale_t		 old = (locale_t)0;
@@ -1091,13 +1213,10 @@ editor_print(struct editor *ed, const void *text, size_t n,
 		ed->in_ctype = 1;
 	}
 	while (i < n) {
-		/* Printable ASCII, by far the most common, a run at a time. */
-		if (ed->in_line && ed->in_utf8.len == 0 && p[i] >= 0x20 &&
-		    p[i] < 0x7f) {
-			size_t run = i + utf8_ascii_run(p + i, n - i);
-
-			editor_incoming_ascii(ed, p + i, run - i, out);
-			i = run;
+		/* Printable ASCII, by far the most common, a line at a time. */
+		if (ed->in_utf8.len == 0 &&
+		    (took = editor_print_lines(ed, p + i, n - i, out)) > 0) {
+			i += took;
 			changed = 1;
 			continue;
 		}

@@ -136,15 +136,23 @@ relay_show(struct session *s, struct telnet *tn, struct sanitizer *san,
 {
 	enum telnet_event ev = TELNET_NONE;
 	size_t used, datalen, outlen;
+	const char *text;
 
 	do {
 		if (s->config->binary)
 			used = datalen = len;
 		else
 			used = telnet_feed(tn, in, len, in, &datalen, &ev);
-		outlen = sanitize_feed(san, in, datalen, out);
-		transcript_write(s->transcript, '<', out, outlen);
-		if (window_peer(s, out, outlen) == -1)
+		/* Plain text, the most of it, is shown as it came: no copy. */
+		if (sanitize_clean(san, in, datalen) == datalen) {
+			text = in;
+			outlen = datalen;
+		} else {
+			text = out;
+			outlen = sanitize_feed(san, in, datalen, out);
+		}
+		transcript_write(s->transcript, '<', text, outlen);
+		if (window_peer(s, text, outlen) == -1)
 			return -1;
 		/*
 		 * After the data before it (a timing mark says that is done),

@@ -101,7 +101,14 @@ sanitize_feed(struct sanitizer *s, const void *in, size_t len, char *out)
 	while (p < end) {
 		run = p + utf8_ascii_run(p, (size_t)(end - p));
 		if (run > p) {
-			memcpy(o, p, (size_t)(run - p));
+			/*
+			 * A short run as one 16-byte copy, not a call: with
+			 * 16 bytes of input left, out has 64 bytes of room.
+			 */
+			if (run - p <= 16 && end - p >= 16)
+				memcpy(o, p, 16);
+			else
+				memcpy(o, p, (size_t)(run - p));
 			o += run - p;
 			p = run;
 			if (p == end)
@@ -139,6 +146,45 @@ sanitize_feed(struct sanitizer *s, const void *in, size_t len, char *out)
 		}
 	}
 	return (size_t)(o - out);
+}
+
+/*
+ * Returns how many bytes at the start of in sanitize_feed would pass on
+ * as they are, holding nothing back: printable ASCII, \n and \t; none
+ * while s holds anything.  Those may be shown as they are, without a
+ * copy, and only the rest fed to s.
+ */
+size_t
+sanitize_clean(const struct sanitizer *s, const void *in, size_t len)
+{
+	const unsigned char	*p = in;
+	size_t			 i = 0;
+
+	if (s->held_cr || s->utf8.len > 0)
+		return 0;
+#ifdef __SSE2__
+	/* Not one line at a time: \n and \t are taken in the same step. */
+	while (len - i >= 16) {
+		__m128i	v;
+		int	bad;
+
+		v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		bad = _mm_movemask_epi8(_mm_or_si128(_mm_andnot_si128(
+		    _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8('\t'))),
+		    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20))),
+		    _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F))));
+		if (bad != 0)
+			return i + (size_t)__builtin_ctz((unsigned)bad);
+		i += 16;
+	}
+#endif
+	for (;;) {
+		i += utf8_ascii_run(p + i, len - i);
+		if (i == len || (p[i] != '\n' && p[i] != '\t'))
+			return i;
+		i++;
+	}
 }
 
 size_t

@@ -4,7 +4,11 @@
  * - it holds no C0 control but \t and \n, no DEL, no C1 control U+0080..
  *   U+009F, and so no raw ESC or raw C1 byte either;
  * - feeding the input whole, split at one point, or byte by byte gives
- *   the same output.
+ *   the same output;
+ * - so does the relay's way: chunks that sanitize_clean passes whole go
+ *   as they are, the others are fed;
+ * - the output, printed by the chat line's editor on a small screen in
+ *   one piece and in pieces, stays within the editor's buffers (ASan).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +33,46 @@ run(const uint8_t *in, size_t len, const size_t *cuts, size_t ncuts,
 		at = end;
 	}
 	return n + sanitize_finish(&san, out + n);
+}
+
+/* The relay's way, in chunks of step bytes. */
+static size_t
+run_relay(const uint8_t *in, size_t len, size_t step, char *out)
+{
+	struct sanitizer san;
+	size_t at, n = 0, k;
+
+	sanitize_init(&san);
+	for (at = 0; at < len; at += k) {
+		k = len - at < step ? len - at : step;
+		if (sanitize_clean(&san, in + at, k) == k) {
+			memcpy(out + n, in + at, k);
+			n += k;
+		} else
+			n += sanitize_feed(&san, in + at, k, out + n);
+	}
+	return n + sanitize_finish(&san, out + n);
+}
+
+/* Prints text on an editor cols wide, in pieces of step bytes. */
+static void
+print(const char *text, size_t len, int cols, size_t step)
+{
+	struct editor_buf out = { NULL, 0, 0 };
+	struct editor *ed;
+	size_t at, k;
+
+	if ((ed = editor_new("> ", "you: ", 0)) == NULL)
+		abort();
+	editor_set_size(ed, cols, 4);
+	for (at = 0; at < len; at += k) {
+		k = len - at < step ? len - at : step;
+		editor_print(ed, text + at, k, &out);
+		out.len = 0;
+	}
+	editor_finish(ed, &out);
+	editor_buf_free(&out);
+	editor_free(ed);
 }
 
 /* Returns 1 when s is valid UTF-8 holding nothing a terminal obeys. */
@@ -104,6 +148,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	n_bytes = run(data, len, cuts, len ? len - 1 : 0, bytes);
 	if (n_bytes != n_whole || memcmp(whole, bytes, n_whole) != 0)
 		abort();
+
+	n_split = run_relay(data, len, len > 1 ? data[1] % 40 + 1 : 1, split);
+	if (n_split != n_whole || memcmp(whole, split, n_whole) != 0)
+		abort();
+
+	print(whole, n_whole, len > 2 ? data[2] % 30 + 1 : 80, n_whole);
+	print(whole, n_whole, 9, len > 3 ? data[3] % 40 + 1 : 1);
 
 	free(whole);
 	free(split);

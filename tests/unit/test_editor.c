@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
 #include "../../src/ptychat.h"
@@ -2168,6 +2169,172 @@ test_random(void)
 			    small[i].cols, small[i].rows);
 }
 
+/*
+ * The peer's text printed in pieces of piece bytes (0: whole) and the
+ * same text a byte at a time, which takes none of editor_print's fast
+ * paths (each needs a line ending or 16 bytes within one call), leave
+ * the same screen, scrollback and cursor.  The text is typed over with
+ * a half line, so the prompt is drawn over what the fast paths left.
+ */
+static int
+print_same(int cols, int rows, int stamps, const char *text, size_t n,
+    size_t piece)
+{
+	struct rig	a, b;
+	struct strs	la = { NULL, 0 }, lb = { NULL, 0 };
+	size_t		i, k, sa, sb;
+	time_t		minute;
+	int		same, tries = 0;
+
+	do {
+		minute = time(NULL) / 60;
+		rig_open(&a, cols, rows, "> ", "you: ", stamps);
+		rig_open(&b, cols, rows, "> ", "you: ", stamps);
+		rig_keys(&a, "half");
+		rig_keys(&b, "half");
+		for (i = 0; i < n; i += k) {
+			k = piece == 0 || n - i < piece ? n - i : piece;
+			rig_print_n(&a, text + i, k);
+		}
+		for (i = 0; i < n; i++)
+			rig_print_n(&b, text + i, 1);
+		rig_keys(&a, " typed");
+		rig_keys(&b, " typed");
+		term_lines(a.term, &la, &sa);
+		term_lines(b.term, &lb, &sb);
+		same = la.n == lb.n && sa == sb && a.term->row == b.term->row &&
+		    a.term->col == b.term->col && a.term->errors == 0 &&
+		    b.term->errors == 0;
+		for (i = 0; same && i < la.n; i++)
+			same = strcmp(la.v[i], lb.v[i]) == 0;
+		if (!same)
+			for (i = 0; i < la.n || i < lb.n; i++)
+				if (i >= la.n || i >= lb.n ||
+				    strcmp(la.v[i], lb.v[i]) != 0) {
+					tap_diag("line %zu: \"%s\" and \"%s\"",
+					    i, i < la.n ? la.v[i] : "-",
+					    i < lb.n ? lb.v[i] : "-");
+					break;
+				}
+		strs_free(&la);
+		strs_free(&lb);
+		rig_close(&a);
+		rig_close(&b);
+		/* Time stamps of two minutes would differ: once more. */
+	} while (stamps && time(NULL) / 60 != minute && ++tries < 3);
+	return same;
+}
+
+/* print_same on a wide screen and two small ones; returns the failures. */
+static size_t
+print_same_sizes(int stamps, const char *text, size_t n, size_t piece)
+{
+	static const int sizes[][2] = { { 80, 24 }, { 10, 5 }, { 7, 3 } };
+	size_t		z, bad = 0;
+
+	for (z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++)
+		if (!print_same(sizes[z][0], sizes[z][1], stamps, text, n,
+		    piece))
+			bad++;
+	return bad;
+}
+
+/*
+ * editor_print's fast paths (whole ASCII lines straight to the output,
+ * 16 bytes a step) against its character at a time path.
+ */
+static void
+test_print_fast(void)
+{
+	static const char *const specials[] = { "\t", "\r", "\033", "\177",
+	    "\001", E_ACUTE, KAN, GRIN, ACUTE, "\x80", "\xc3", "\xff" };
+	char		text[20000 + 64];
+	size_t		n, k, si, piece, bad;
+	int		stamps;
+
+	/* A byte that is no printable ASCII at each offset of two steps. */
+	for (si = 0; si < sizeof(specials) / sizeof(specials[0]); si++) {
+		bad = 0;
+		for (k = 0; k < 33; k++) {
+			n = (size_t)snprintf(text, sizeof(text),
+			    "first line of text, 33 bytes.\n%.*s%s"
+			    "after it\nand more of it, long enough to "
+			    "take a step\nend", (int)k,
+			    "0123456789abcdefghijklmnopqrstuvwxyz",
+			    specials[si]);
+			bad += print_same_sizes(0, text, n, 0);
+		}
+		tap_ok(bad == 0, "print: byte %zu of the odd ones at each "
+		    "offset 0..32 of a line, 3 sizes: as a byte at a time",
+		    si);
+	}
+
+	/* Lines of every length 0..40, cut into pieces of many sizes. */
+	n = 0;
+	for (k = 0; k <= 40; k++) {
+		memset(text + n, 'a' + (int)(k % 26), k);
+		n += k;
+		text[n++] = '\n';
+	}
+	memcpy(text + n, "unfinished", 10);
+	n += 10;
+	for (stamps = 0; stamps <= 1; stamps++) {
+		bad = 0;
+		for (piece = 0; piece <= 40; piece++)
+			bad += print_same_sizes(stamps, text, n, piece);
+		tap_ok(bad == 0, "print: lines of 0..40 bytes in pieces of "
+		    "1..40 and whole, 3 sizes%s: as a byte at a time",
+		    stamps ? ", time stamps" : "");
+	}
+
+	/* A run that ends where a piece ends, then its line's end. */
+	bad = 0;
+	for (piece = 1; piece <= 48; piece++) {
+		n = (size_t)snprintf(text, sizeof(text), "%.*s\n%.*s\n",
+		    (int)piece, "0123456789012345678901234567890123456789"
+		    "0123456789", 20, "abcdefghijklmnopqrstuvwxyz");
+		bad += print_same_sizes(0, text, n, piece);
+	}
+	tap_ok(bad == 0, "print: a run ending at a piece's end: as a byte at "
+	    "a time");
+
+	/* UTF-8 cut between two pieces at every byte. */
+	n = (size_t)snprintf(text, sizeof(text), "0123456789abcdef" E_ACUTE
+	    KAN GRIN "x" ACUTE "0123456789abcdef\n" KAN "0123456789abcdef"
+	    "0123456789\n");
+	bad = 0;
+	for (piece = 1; piece <= n; piece++)
+		bad += print_same_sizes(0, text, n, piece);
+	tap_ok(bad == 0, "print: UTF-8 cut between pieces at every byte: as "
+	    "a byte at a time");
+
+	/* More line ends than the output has room for at first. */
+	bad = 0;
+	for (k = 1; k <= 3; k++) {
+		for (n = 0; n + k + 1 <= 3000; n += k + 1) {
+			memset(text + n, 'x', k - 1);
+			text[n + k - 1] = '\n';
+			text[n + k] = '\n';
+		}
+		bad += print_same_sizes(0, text, n, 0);
+	}
+	tap_ok(bad == 0, "print: 3000 bytes of lines of 0..2 bytes: as a "
+	    "byte at a time");
+
+	/* Rows written for good as a line wraps; one too long to keep. */
+	for (k = 0; k < 2; k++) {
+		n = k == 0 ? 1000 : 20000;
+		memset(text, 'w', n);
+		text[n++] = '\n';
+		memcpy(text + n, "next\n", 5);
+		n += 5;
+		bad = print_same_sizes(0, text, n, 0) +
+		    print_same_sizes(0, text, n, 4096);
+		tap_ok(bad == 0, "print: a line of %zu bytes, whole and in "
+		    "pieces: as a byte at a time", n - 6);
+	}
+}
+
 int
 main(void)
 {
@@ -2179,6 +2346,7 @@ main(void)
 	test_nul();
 	test_utf8();
 	test_splits();
+	test_print_fast();
 	test_enter();
 	test_history();
 	test_limit();

@@ -485,6 +485,117 @@ check_finish_resets(void)
 	    "finish shows a held \\r and re-initialises");
 }
 
+/*
+ * sanitize_clean: every byte the sanitiser would change, at each offset
+ * of two 16-byte steps, ends the clean prefix there; \n and \t do not.
+ */
+static void
+check_clean_offsets(void)
+{
+	static const unsigned char odd[] = { 0x00, 0x01, 0x08, 0x0B, 0x0D,
+	    0x1B, 0x1F, 0x7F, 0x80, 0x9B, 0xC3, 0xE2, 0xFF };
+	struct sanitizer	s;
+	char			in[48];
+	size_t			i, k, bad = 0;
+
+	sanitize_init(&s);
+	for (i = 0; i < sizeof(odd); i++)
+		for (k = 0; k < 34; k++) {
+			memset(in, 'a', sizeof(in));
+			in[k] = (char)odd[i];
+			if (sanitize_clean(&s, in, sizeof(in)) != k ||
+			    sanitize_clean(&s, in, k + 1) != k ||
+			    sanitize_clean(&s, in, k) != k)
+				bad++;
+		}
+	tap_ok(bad == 0, "clean: a byte that would change, at each offset "
+	    "0..33, ends the clean run there");
+	bad = 0;
+	for (k = 0; k < 34; k++) {
+		memset(in, '~', sizeof(in));
+		in[k] = '\n';
+		in[sizeof(in) - 1 - k] = '\t';
+		if (sanitize_clean(&s, in, sizeof(in)) != sizeof(in))
+			bad++;
+	}
+	tap_ok(bad == 0, "clean: \\n and \\t at each offset pass");
+	tap_ok(sanitize_clean(&s, in, 0) == 0, "clean: nothing is clean");
+}
+
+/* Nothing is clean while the sanitiser holds a \r or part of UTF-8. */
+static void
+check_clean_held(void)
+{
+	struct sanitizer	s;
+	char			out[SANITIZE_OUT_MAX(4)];
+
+	sanitize_init(&s);
+	(void)sanitize_feed(&s, "ab\r", 3, out);
+	tap_ok(sanitize_clean(&s, "\nabc", 4) == 0,
+	    "clean: none after a held \\r");
+	sanitize_init(&s);
+	(void)sanitize_feed(&s, "a\xe2\x82", 3, out);
+	tap_ok(sanitize_clean(&s, "abc", 3) == 0,
+	    "clean: none after part of a UTF-8 sequence");
+	(void)sanitize_feed(&s, "\xac", 1, out);
+	tap_ok(sanitize_clean(&s, "abc", 3) == 3,
+	    "clean: all once the sequence is done");
+}
+
+/*
+ * The relay's way: each chunk that is clean is shown as it is, any other
+ * is fed.  Random text in random chunks comes out as whole.
+ */
+static void
+check_clean_relay(void)
+{
+	static const char *const frags[] = { "\r", "\n", "\r\n", "\t", "\x1b",
+	    "\xc3\xa9", "\xe2\x82", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\x7f",
+	    "plain text of some length, more than a step ", "word " };
+	const size_t	 len = 1 << 18;
+	char		*in = xmalloc(len);
+	struct result	 whole, relay;
+	struct sanitizer s;
+	uint64_t	 rng = 0x2545F4914F6CDD1Du;
+	size_t		 off = 0, n, f, used = 0, round;
+	int		 same = 1;
+
+	while (off < len) {
+		/* Mostly plain text: whole chunks of it must be clean. */
+		f = rng_next(&rng) % 40;
+		f = f < sizeof(frags) / sizeof(frags[0]) ? f :
+		    sizeof(frags) / sizeof(frags[0]) - 1 - f % 2;
+		n = strlen(frags[f]);
+		if (n > len - off)
+			n = len - off;
+		memcpy(in + off, frags[f], n);
+		off += n;
+	}
+	run_whole(&whole, in, len);
+	for (round = 0; round < 3 && same; round++) {
+		sanitize_init(&s);
+		result_init(&relay);
+		for (off = 0; off < len; off += n) {
+			n = (size_t)(rng_next(&rng) % (round == 0 ? 8 :
+			    round == 1 ? 64 : 600)) + 1;
+			if (n > len - off)
+				n = len - off;
+			if (sanitize_clean(&s, in + off, n) == n) {
+				result_append(&relay, in + off, n, n);
+				used++;
+			} else
+				result_feed(&relay, &s, in + off, n);
+		}
+		result_finish(&relay, &s);
+		same = !relay.overrun && result_is(&relay, whole.buf, whole.len);
+		free(relay.buf);
+	}
+	tap_ok(same && used > 100, "clean: clean chunks as they are and the "
+	    "rest fed give what the text gives whole (%zu clean)", used);
+	free(whole.buf);
+	free(in);
+}
+
 int
 main(void)
 {
@@ -495,5 +606,8 @@ main(void)
 	check_worst_case("F0 9F 98 repeated", "\xf0\x9f\x98", 3);
 	check_random();
 	check_finish_resets();
+	check_clean_offsets();
+	check_clean_held();
+	check_clean_relay();
 	return tap_done();
 }
