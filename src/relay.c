@@ -242,15 +242,25 @@ done:
 	return NULL;
 }
 
-/* Sends lines the operator finished; notes what could not be sent. */
+/*
+ * Sends lines the operator finished; notes what could not be sent.  With
+ * echo, the window's echo of them (held back by window_keys) is written
+ * once what goes at once has gone: the client's copy first, off the
+ * round trip's path, yet a client that reads nothing never holds back
+ * the echo.
+ */
 static int
-relay_send(struct session *s, const char *lines, size_t len)
+relay_send(struct session *s, const char *lines, size_t len, int echo)
 {
 	char out[SANITIZE_OUT_MAX(1024)];
 	struct sanitizer san;
 	size_t i, chunk;
+	ssize_t sent = 0;
+	int saved;
 
 	if (session_state(s) == SESSION_CLIENT_GONE) {
+		if (echo)
+			(void)chatline_flush_held(&s->chat);
 		window_note(s, "*** not sent: the client is gone ***");
 		return 0;
 	}
@@ -262,7 +272,14 @@ relay_send(struct session *s, const char *lines, size_t len)
 		transcript_write(s->transcript, '>', out,
 		    sanitize_feed(&san, lines + i, chunk, out));
 	}
-	if (conn_send_until(&s->conn, lines, len, s->hangup) == -1) {
+	if (echo) {
+		sent = conn_send_some(&s->conn, lines, len);
+		saved = errno;
+		(void)chatline_flush_held(&s->chat);
+		errno = saved;
+	}
+	if (sent == -1 || ((size_t)sent < len && conn_send_until(&s->conn,
+	    lines + sent, len - (size_t)sent, s->hangup) == -1)) {
 		if (errno == ECANCELED)
 			return -1;
 		relay_client_gone(s, strerror(errno));
@@ -340,7 +357,7 @@ relay_window_to_socket(struct session *s)
 	char buf[4096];
 	uint64_t count;
 	nfds_t nfds;
-	ssize_t n;
+	ssize_t n = 0;
 	int wait_ms, ready;
 
 	pfd[RELAY_POLL_PTY].fd = s->term.pty;
@@ -376,6 +393,18 @@ relay_window_to_socket(struct session *s)
 		nfds = atomic_load(&s->reader_stopped) &&
 		    state != SESSION_CLIENT_GONE ? RELAY_POLL_MAX :
 		    RELAY_POLL_SOCK;
+		/*
+		 * A read that filled the buffer has more behind it, most
+		 * likely: read on without a poll.  A short read (or EAGAIN)
+		 * comes soon, and the hang-up is polled then; the state at
+		 * the top of the loop is looked at every time.
+		 */
+		if (n == (ssize_t)sizeof buf) {
+			n = read(s->term.pty, buf, sizeof buf);
+			if (n == -1 && errno == EAGAIN)
+				continue;
+			goto got;
+		}
 		wait_ms = relay_idle_wait(s);
 		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)
@@ -398,6 +427,7 @@ relay_window_to_socket(struct session *s)
 		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
 		n = read(s->term.pty, buf, sizeof buf);
+got:
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -407,18 +437,22 @@ relay_window_to_socket(struct session *s)
 			attention_seen(s);
 			if (relay_send_outbox(s) == -1)
 				continue;
-			if (relay_send(s, buf, (size_t)n) == -1)
+			if (relay_send(s, buf, (size_t)n, 0) == -1)
 				goto out;
 			continue;
 		}
 		lines.len = 0;
-		if (window_keys(s, buf, (size_t)n, &lines) == 0)
+		if (window_keys(s, buf, (size_t)n, &lines) == 0) {
+			(void)chatline_flush_held(&s->chat);
 			continue;
+		}
 		/* What was queued first goes first (a timing mark's reply);
 		 * cut short, the top of the loop says how the session ends. */
-		if (relay_send_outbox(s) == -1)
+		if (relay_send_outbox(s) == -1) {
+			(void)chatline_flush_held(&s->chat);
 			continue;
-		if (relay_send(s, lines.data, lines.len) == -1)
+		}
+		if (relay_send(s, lines.data, lines.len, 1) == -1)
 			goto out;
 	}
 
