@@ -37,6 +37,14 @@
  */
 #define RELAY_CHUNK	8192
 
+/*
+ * The most one read of a pty gives: its line discipline's buffer.  A
+ * read that gives this much has more behind it, most likely.
+ */
+#define RELAY_PTY_READ	4096
+/* Keys read before they are edited, echoed and sent as one batch. */
+#define RELAY_KEYS_MAX	(4 * RELAY_PTY_READ)
+
 /* Asks the window relay to look at the session's state again. */
 void
 relay_wake(struct session *s)
@@ -347,6 +355,25 @@ relay_send_outbox(struct session *s)
 	return 0;
 }
 
+/*
+ * Reads what the window's keyboard sent: while reads come full, up to
+ * size bytes, so that a paste is edited, echoed and sent in one batch
+ * (one pty write, one send, one TLS record) rather than one for every
+ * read.  Returns the bytes read, or what the first read returned.
+ */
+static ssize_t
+relay_read_keys(struct session *s, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	do {
+		if ((n = read(s->term.pty, buf + len, RELAY_PTY_READ)) > 0)
+			len += (size_t)n;
+	} while (n == RELAY_PTY_READ && size - len >= RELAY_PTY_READ);
+	return len > 0 ? (ssize_t)len : n;
+}
+
 void
 relay_window_to_socket(struct session *s)
 {
@@ -354,7 +381,7 @@ relay_window_to_socket(struct session *s)
 	struct pollfd pfd[RELAY_POLL_MAX];
 	struct outbox_msg *m, *next;
 	enum session_state state;
-	char buf[4096];
+	char buf[RELAY_KEYS_MAX];
 	uint64_t count;
 	nfds_t nfds;
 	ssize_t n = 0;
@@ -394,13 +421,13 @@ relay_window_to_socket(struct session *s)
 		    state != SESSION_CLIENT_GONE ? RELAY_POLL_MAX :
 		    RELAY_POLL_SOCK;
 		/*
-		 * A read that filled the buffer has more behind it, most
+		 * Reads that filled the buffer have more behind them, most
 		 * likely: read on without a poll.  A short read (or EAGAIN)
 		 * comes soon, and the hang-up is polled then; the state at
 		 * the top of the loop is looked at every time.
 		 */
 		if (n == (ssize_t)sizeof buf) {
-			n = read(s->term.pty, buf, sizeof buf);
+			n = relay_read_keys(s, buf, sizeof buf);
 			if (n == -1 && errno == EAGAIN)
 				continue;
 			goto got;
@@ -426,7 +453,7 @@ relay_window_to_socket(struct session *s)
 			relay_client_gone(s, "connection lost");
 		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
-		n = read(s->term.pty, buf, sizeof buf);
+		n = relay_read_keys(s, buf, sizeof buf);
 got:
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
