@@ -195,6 +195,8 @@ chatline_span(const char *keys, size_t n, int ends)
 {
 	size_t i;
 
+	if (!(ends & (CHATLINE_INTR | CHATLINE_EOF)))
+		return n;
 	for (i = 0; i < n; i++)
 		if (((ends & CHATLINE_INTR) && keys[i] == 003) ||
 		    ((ends & CHATLINE_EOF) && keys[i] == 004))
