@@ -211,9 +211,9 @@ chatline_span(const char *keys, size_t n, int ends)
  * reached on an empty line; elsewhere the editor has it).  The key that
  * ended it, or 0, goes to *ended unless that is NULL; keys after it are
  * not used.  With CHATLINE_HOLD in ends, the echo is left for
- * chatline_flush_held.  Does nothing on a plain or finished line.  Returns the
- * number of lines finished; a failed echo is left for the next print to
- * report.
+ * chatline_flush_held.  Does nothing on a plain or finished line.
+ * Returns the number of lines finished; a failed echo is left for the
+ * next print to report.
  */
 int
 chatline_keys(struct chatline *cl, const void *keys, size_t n, int ends,

@@ -2308,7 +2308,8 @@ test_paste(void)
 	    "their echo is one run of the own style");
 	tap_ok(count_of(whole.out.data, whole.out.len, "> ") == 1 &&
 	    count_of(whole.out.data, whole.out.len, "peer unfinished") == 1,
-	    "the region (the peer's line, the prompt) is drawn once after them");
+	    "the region (the peer's line, the prompt) is drawn once after "
+	    "them");
 	rig_drain(&whole);
 	for (k = 0; k < 64; k++) {
 		snprintf(line, sizeof(line), "you: pasted %02d", k);
