@@ -195,6 +195,8 @@ chatline_span(const char *keys, size_t n, int ends)
 {
 	size_t i;
 
+	if (!(ends & (CHATLINE_INTR | CHATLINE_EOF)))
+		return n;
 	for (i = 0; i < n; i++)
 		if (((ends & CHATLINE_INTR) && keys[i] == 003) ||
 		    ((ends & CHATLINE_EOF) && keys[i] == 004))
@@ -208,9 +210,10 @@ chatline_span(const char *keys, size_t n, int ends)
  * the input: CHATLINE_INTR (^C) and CHATLINE_EOF (^D, only when it is
  * reached on an empty line; elsewhere the editor has it).  The key that
  * ended it, or 0, goes to *ended unless that is NULL; keys after it are
- * not used.  Does nothing on a plain or finished line.  Returns the
- * number of lines finished; a failed echo is left for the next print to
- * report.
+ * not used.  With CHATLINE_HOLD in ends, the echo is left for
+ * chatline_flush_held.  Does nothing on a plain or finished line.
+ * Returns the number of lines finished; a failed echo is left for the
+ * next print to report.
  */
 int
 chatline_keys(struct chatline *cl, const void *keys, size_t n, int ends,
@@ -239,12 +242,28 @@ chatline_keys(struct chatline *cl, const void *keys, size_t n, int ends,
 			p++;
 			n--;
 		}
-		(void)chatline_flush(cl);
+		if (!(ends & CHATLINE_HOLD))
+			(void)chatline_flush(cl);
 	}
 	(void)chatline_leave(cl, 0);
 	if (ended != NULL)
 		*ended = end;
 	return count;
+}
+
+/*
+ * Writes the echo that chatline_keys held back (CHATLINE_HOLD), and
+ * whatever else waits.  If another thread holds the line, that one
+ * writes it: every call that takes the lock ends by writing out what
+ * waits, with its own output in the same write.  Returns as
+ * chatline_print does.
+ */
+int
+chatline_flush_held(struct chatline *cl)
+{
+	if (pthread_mutex_trylock(&cl->lock) != 0)
+		return 0;
+	return chatline_leave(cl, chatline_flush(cl));
 }
 
 /* Returns how many bytes are typed on the line and not yet sent. */
@@ -287,7 +306,8 @@ chatline_bell(struct chatline *cl)
 	int r;
 
 	pthread_mutex_lock(&cl->lock);
-	r = cl->finished ? 1 : chatline_write(cl, "\a", 1);
+	if ((r = cl->finished ? 1 : chatline_flush(cl)) == 0)
+		r = chatline_write(cl, "\a", 1);
 	return chatline_leave(cl, r);
 }
 

@@ -69,6 +69,7 @@ struct editor {
 	size_t		 len;
 	size_t		 cursor;	/* a byte offset on a code point */
 	int		 bell;
+	int		 own_open;	/* our lines written, bold still on */
 	enum focus	 focus;		/* the last focus report */
 	int		 focus_gained;	/* a CSI I since editor_focus asked */
 
@@ -801,17 +802,25 @@ editor_break_partial(struct editor *ed, struct editor_buf *out)
 	ed->in_line = in_line;
 }
 
-/* Enter: the line goes to the wire and into the scrollback, as ours. */
+/*
+ * Enter: the line goes to the wire and into the scrollback, as ours.
+ * The region is drawn again once the keys at hand are done
+ * (editor_keys): a paste of many lines is echoed as the lines alone, in
+ * one style run, not with the prompt drawn and erased between them.
+ */
 static void
 editor_enter(struct editor *ed, struct editor_buf *out,
     struct editor_buf *sent)
 {
-	editor_erase(ed, out);
-	editor_break_partial(ed, out);
-	editor_puts(out, EDITOR_OWN_STYLE);
+	if (!ed->own_open) {
+		editor_erase(ed, out);
+		editor_break_partial(ed, out);
+		editor_puts(out, EDITOR_OWN_STYLE);
+		ed->own_open = 1;
+	}
 	editor_put(out, ed->own_prefix, ed->own_prefixlen);
 	editor_put(out, ed->line, ed->len);
-	editor_puts(out, EDITOR_PLAIN_STYLE "\r\n");
+	editor_puts(out, "\r\n");
 
 	if (editor_reserve(sent, ed->len + 1) == 0) {
 		editor_put(sent, ed->line, ed->len);
@@ -821,7 +830,6 @@ editor_enter(struct editor *ed, struct editor_buf *out,
 	ed->history_at = ed->nhistory;
 	ed->len = 0;
 	ed->cursor = 0;
-	editor_draw(ed, out);
 }
 
 /* Runs a C0 control or DEL that is not Enter. */
@@ -936,6 +944,11 @@ editor_keys(struct editor *ed, const void *keys, size_t n,
 	while (i < n) {
 		i += keys_parse(&ed->keys, p + i, n - i, &key);
 		lines += editor_key(ed, &key, out, sent);
+	}
+	if (ed->own_open) {
+		editor_puts(out, EDITOR_PLAIN_STYLE);
+		ed->own_open = 0;
+		editor_draw(ed, out);
 	}
 	if (ed->bell)
 		editor_puts(out, "\a");

@@ -108,6 +108,8 @@ void	 editor_buf_free(struct editor_buf *);
 /* Keys that may end the input, for chatline_keys. */
 #define CHATLINE_INTR	0x01	/* ^C, wherever it is typed */
 #define CHATLINE_EOF	0x02	/* ^D, reached on an empty line */
+/* Not a key: the echo waits in the line's buffer for chatline_flush_held. */
+#define CHATLINE_HOLD	0x04
 
 /* A chat line on a terminal; the fields are chatline.c's own. */
 struct chatline {
@@ -135,6 +137,7 @@ int	 chatline_print(struct chatline *, const void *, size_t);
 int	 chatline_note(struct chatline *, const char *);
 int	 chatline_keys(struct chatline *, const void *, size_t, int,
 	    struct editor_buf *, int *);
+int	 chatline_flush_held(struct chatline *);
 size_t	 chatline_pending(struct chatline *);
 enum focus chatline_focus(struct chatline *, int *);
 int	 chatline_bell(struct chatline *);
@@ -624,6 +627,9 @@ ssize_t	 conn_recv(struct conn *, void *, size_t);
 int	 conn_send_until(struct conn *, const void *, size_t, int cancel);
 /* Non-blocking best effort (for a refusal line or the idle notice). */
 ssize_t	 conn_send_now(struct conn *, const void *, size_t);
+/* Non-blocking: the bytes that went now (0: none would), or -1 with
+ * errno; the rest may follow with conn_send_until. */
+ssize_t	 conn_send_some(struct conn *, const void *, size_t);
 /* Sends TLS close_notify, best effort (the writer, at a normal end). */
 void	 conn_close_notify(struct conn *);
 void	 conn_free(struct conn *);	/* SSL_free; the fd stays open */

@@ -37,6 +37,14 @@
  */
 #define RELAY_CHUNK	8192
 
+/*
+ * The most one read of a pty gives: its line discipline's buffer.  A
+ * read that gives this much has more behind it, most likely.
+ */
+#define RELAY_PTY_READ	4096
+/* Keys read before they are edited, echoed and sent as one batch. */
+#define RELAY_KEYS_MAX	(4 * RELAY_PTY_READ)
+
 /* Asks the window relay to look at the session's state again. */
 void
 relay_wake(struct session *s)
@@ -250,15 +258,25 @@ done:
 	return NULL;
 }
 
-/* Sends lines the operator finished; notes what could not be sent. */
+/*
+ * Sends lines the operator finished; notes what could not be sent.  With
+ * echo, the window's echo of them (held back by window_keys) is written
+ * once what goes at once has gone: the client's copy first, off the
+ * round trip's path, yet a client that reads nothing never holds back
+ * the echo.
+ */
 static int
-relay_send(struct session *s, const char *lines, size_t len)
+relay_send(struct session *s, const char *lines, size_t len, int echo)
 {
 	char out[SANITIZE_OUT_MAX(1024)];
 	struct sanitizer san;
 	size_t i, chunk;
+	ssize_t sent = 0;
+	int saved;
 
 	if (session_state(s) == SESSION_CLIENT_GONE) {
+		if (echo)
+			(void)chatline_flush_held(&s->chat);
 		window_note(s, "*** not sent: the client is gone ***");
 		return 0;
 	}
@@ -270,7 +288,14 @@ relay_send(struct session *s, const char *lines, size_t len)
 		transcript_write(s->transcript, '>', out,
 		    sanitize_feed(&san, lines + i, chunk, out));
 	}
-	if (conn_send_until(&s->conn, lines, len, s->hangup) == -1) {
+	if (echo) {
+		sent = conn_send_some(&s->conn, lines, len);
+		saved = errno;
+		(void)chatline_flush_held(&s->chat);
+		errno = saved;
+	}
+	if (sent == -1 || ((size_t)sent < len && conn_send_until(&s->conn,
+	    lines + sent, len - (size_t)sent, s->hangup) == -1)) {
 		if (errno == ECANCELED)
 			return -1;
 		relay_client_gone(s, strerror(errno));
@@ -338,6 +363,25 @@ relay_send_outbox(struct session *s)
 	return 0;
 }
 
+/*
+ * Reads what the window's keyboard sent: while reads come full, up to
+ * size bytes, so that a paste is edited, echoed and sent in one batch
+ * (one pty write, one send, one TLS record) rather than one for every
+ * read.  Returns the bytes read, or what the first read returned.
+ */
+static ssize_t
+relay_read_keys(struct session *s, char *buf, size_t size)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	do {
+		if ((n = read(s->term.pty, buf + len, RELAY_PTY_READ)) > 0)
+			len += (size_t)n;
+	} while (n == RELAY_PTY_READ && size - len >= RELAY_PTY_READ);
+	return len > 0 ? (ssize_t)len : n;
+}
+
 void
 relay_window_to_socket(struct session *s)
 {
@@ -345,10 +389,10 @@ relay_window_to_socket(struct session *s)
 	struct pollfd pfd[RELAY_POLL_MAX];
 	struct outbox_msg *m, *next;
 	enum session_state state;
-	char buf[4096];
+	char buf[RELAY_KEYS_MAX];
 	uint64_t count;
 	nfds_t nfds;
-	ssize_t n;
+	ssize_t n = 0;
 	int wait_ms, ready;
 
 	pfd[RELAY_POLL_PTY].fd = s->term.pty;
@@ -384,6 +428,18 @@ relay_window_to_socket(struct session *s)
 		nfds = atomic_load(&s->reader_stopped) &&
 		    state != SESSION_CLIENT_GONE ? RELAY_POLL_MAX :
 		    RELAY_POLL_SOCK;
+		/*
+		 * Reads that filled the buffer have more behind them, most
+		 * likely: read on without a poll.  A short read (or EAGAIN)
+		 * comes soon, and the hang-up is polled then; the state at
+		 * the top of the loop is looked at every time.
+		 */
+		if (n == (ssize_t)sizeof buf) {
+			n = relay_read_keys(s, buf, sizeof buf);
+			if (n == -1 && errno == EAGAIN)
+				continue;
+			goto got;
+		}
 		wait_ms = relay_idle_wait(s);
 		if ((ready = poll(pfd, nfds, wait_ms)) == -1) {
 			if (errno == EINTR)
@@ -405,7 +461,8 @@ relay_window_to_socket(struct session *s)
 			relay_client_gone(s, "connection lost");
 		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
-		n = read(s->term.pty, buf, sizeof buf);
+		n = relay_read_keys(s, buf, sizeof buf);
+got:
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n <= 0)
@@ -415,18 +472,22 @@ relay_window_to_socket(struct session *s)
 			attention_seen(s);
 			if (relay_send_outbox(s) == -1)
 				continue;
-			if (relay_send(s, buf, (size_t)n) == -1)
+			if (relay_send(s, buf, (size_t)n, 0) == -1)
 				goto out;
 			continue;
 		}
 		lines.len = 0;
-		if (window_keys(s, buf, (size_t)n, &lines) == 0)
+		if (window_keys(s, buf, (size_t)n, &lines) == 0) {
+			(void)chatline_flush_held(&s->chat);
 			continue;
+		}
 		/* What was queued first goes first (a timing mark's reply);
 		 * cut short, the top of the loop says how the session ends. */
-		if (relay_send_outbox(s) == -1)
+		if (relay_send_outbox(s) == -1) {
+			(void)chatline_flush_held(&s->chat);
 			continue;
-		if (relay_send(s, lines.data, lines.len) == -1)
+		}
+		if (relay_send(s, lines.data, lines.len, 1) == -1)
 			goto out;
 	}
 

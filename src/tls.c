@@ -408,9 +408,17 @@ conn_init(struct conn *c, int fd, SSL *ssl)
 	pthread_mutex_init(&c->lock, NULL);
 	c->recv_wants = POLLIN;
 	c->broken = 0;
-	if (ssl != NULL)
-		SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
-		    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (ssl == NULL)
+		return;
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * One recv takes whatever records have come, not a header and
+	 * then a body: half the receiving system calls.  Every reader
+	 * calls conn_recv until EAGAIN before it polls, so records read
+	 * ahead are never left waiting.
+	 */
+	SSL_set_read_ahead(ssl, 1);
 }
 
 /*
@@ -607,6 +615,39 @@ conn_send_now(struct conn *c, const void *buf, size_t len)
 			return -1;
 		}
 		sent += (size_t)n;
+	}
+	return (ssize_t)sent;
+}
+
+/*
+ * Sends what goes without waiting.  Returns the bytes sent (0 when none
+ * would go), or -1 with errno.  Unlike conn_send_now, a TLS record left
+ * half sent stays OpenSSL's to finish: conn_send_until with the bytes
+ * not yet counted as sent (the same bytes first) goes on from there.
+ */
+ssize_t
+conn_send_some(struct conn *c, const void *buf, size_t len)
+{
+	const char	*p = buf;
+	size_t		 sent = 0;
+	ssize_t		 n;
+	short		 wants;
+
+	while (sent < len) {
+		if (c->ssl == NULL) {
+			do
+				n = send(c->fd, p + sent, len - sent,
+				    MSG_NOSIGNAL | MSG_DONTWAIT);
+			while (n == -1 && errno == EINTR);
+		} else
+			n = conn_tls_write(c, p + sent, len - sent, &wants);
+		if (n > 0) {
+			sent += (size_t)n;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		return -1;
 	}
 	return (ssize_t)sent;
 }

@@ -111,8 +111,9 @@ window_note(struct session *s, const char *fmt, ...)
  * Edits and echoes what the window's keyboard sent, and appends each line
  * finished with Enter, ending in \n, to lines.  For the editor only: with
  * --plain, the terminal hands over whole lines itself.  Focus reports
- * go to the session's attention, never to the client.  Returns the
- * number of lines finished.
+ * go to the session's attention, never to the client.  The echo waits
+ * for chatline_flush_held (relay.c sends first).  Returns the number of
+ * lines finished.
  */
 int
 window_keys(struct session *s, const char *keys, size_t n,
@@ -121,7 +122,7 @@ window_keys(struct session *s, const char *keys, size_t n,
 	enum focus focus;
 	int count, gained;
 
-	count = chatline_keys(&s->chat, keys, n, 0, lines, NULL);
+	count = chatline_keys(&s->chat, keys, n, CHATLINE_HOLD, lines, NULL);
 	focus = chatline_focus(&s->chat, &gained);
 	attention_focus(s, focus, gained);
 	if (count > 0)

@@ -2,7 +2,8 @@
  * Unit tests for chatline.c: what reaches the terminal fd from a plain
  * and an editing line, the keys that end the input, the size read from
  * size_fd, a finished line that ignores every later call, a cancelled
- * write and a failed one that stay failed, and threads that print, feed
+ * write and a failed one that stay failed, an echo held back for
+ * chatline_flush_held, and threads that print, feed
  * keys and finish one line at once (the race ptychat had, for TSan).
  */
 #include <sys/ioctl.h>
@@ -175,6 +176,83 @@ wraps(int size_fd)
 	return strstr(got, "\033[1A") != NULL;
 }
 
+/* The line whose lock hold_lock holds, and its two signals. */
+static struct chatline *held_line;
+static int held_locked[2], held_go[2];
+
+/* Holds the line's lock until the test thread says go. */
+static void *
+hold_lock(void *arg)
+{
+	char c = 'x';
+
+	(void)arg;
+	pthread_mutex_lock(&held_line->lock);
+	(void)write(held_locked[1], &c, 1);
+	(void)read(held_go[0], &c, 1);
+	pthread_mutex_unlock(&held_line->lock);
+	return NULL;
+}
+
+/*
+ * CHATLINE_HOLD: the echo waits until chatline_flush_held, or goes out
+ * with whatever the next caller writes; the lines are the same.
+ */
+static void
+test_hold(void)
+{
+	struct chatline cl;
+	pthread_t t;
+	char c = 'x';
+	int p[2], ended;
+
+	make_pipe(p);
+	chatline_init(&cl, new_editor(), p[1], -1, -1);
+	(void)chatline_start(&cl);
+	(void)drain(p[0]);
+	tap_ok(feed(&cl, "held\r", CHATLINE_HOLD, &ended) == 1 &&
+	    strcmp(got, "held\n") == 0 && *drain(p[0]) == '\0',
+	    "hold: the line is finished, its echo not yet written");
+	tap_ok(chatline_flush_held(&cl) == 0 &&
+	    strstr(drain(p[0]), "you: held") != NULL,
+	    "hold: chatline_flush_held writes the echo");
+	tap_ok(chatline_flush_held(&cl) == 0 && *drain(p[0]) == '\0',
+	    "hold: and a second call has nothing to write");
+	(void)feed(&cl, "second\r", CHATLINE_HOLD, &ended);
+	tap_ok(chatline_print(&cl, "peer\n", 5) == 0 &&
+	    strstr(drain(p[0]), "you: second") != NULL &&
+	    strstr(got, "peer") > strstr(got, "you: second"),
+	    "hold: a print writes the held echo first, in its own write");
+	(void)feed(&cl, "third\r", CHATLINE_HOLD, &ended);
+	tap_ok(chatline_bell(&cl) == 0 &&
+	    strstr(drain(p[0]), "you: third") != NULL &&
+	    strchr(got, '\a') > strstr(got, "you: third"),
+	    "hold: the bell writes the held echo before it");
+	(void)feed(&cl, "fourth\r", CHATLINE_HOLD, &ended);
+	held_line = &cl;
+	if (pipe2(held_locked, O_CLOEXEC) == -1 ||
+	    pipe2(held_go, O_CLOEXEC) == -1 ||
+	    pthread_create(&t, NULL, hold_lock, NULL) != 0 ||
+	    read(held_locked[0], &c, 1) != 1)
+		abort();
+	tap_ok(chatline_flush_held(&cl) == 0 && *drain(p[0]) == '\0',
+	    "hold: with the line busy, chatline_flush_held leaves the echo "
+	    "to its holder");
+	if (write(held_go[1], &c, 1) != 1 || pthread_join(t, NULL) != 0)
+		abort();
+	close(held_locked[0]);
+	close(held_locked[1]);
+	close(held_go[0]);
+	close(held_go[1]);
+	tap_ok(chatline_note(&cl, "a note") == 0 &&
+	    strstr(drain(p[0]), "you: fourth") != NULL &&
+	    strstr(got, "a note") > strstr(got, "you: fourth"),
+	    "hold: which writes it with its own output, in order");
+	chatline_free(&cl);
+	close(p[0]);
+	close(p[1]);
+}
+
 static void
 test_size(void)
 {
@@ -313,6 +391,7 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_plain();
 	test_keys();
+	test_hold();
 	test_size();
 	test_failures();
 	test_threads();

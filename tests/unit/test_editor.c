@@ -2335,6 +2335,161 @@ test_print_fast(void)
 	}
 }
 
+/* Counts the times needle is in the n bytes at hay. */
+static size_t
+count_of(const char *hay, size_t n, const char *needle)
+{
+	size_t	i, k = strlen(needle), c = 0;
+
+	for (i = 0; i + k <= n; i++)
+		if (memcmp(hay + i, needle, k) == 0)
+			c++;
+	return c;
+}
+
+/*
+ * Feeds keys to a fresh editor (cols x rows, a peer's unfinished line
+ * first) in pieces: cut at cut1 and cut2 (n for none), or byte by byte
+ * with bytewise.  Leaves the rig open for the caller.
+ */
+static void
+paste_feed(struct rig *r, int cols, int rows, const char *keys, size_t n,
+    size_t cut1, size_t cut2, int bytewise)
+{
+	size_t	i;
+
+	rig_open(r, cols, rows, "> ", "you: ", 0);
+	rig_print(r, "peer line\npeer unfinished");
+	if (bytewise) {
+		for (i = 0; i < n; i++)
+			rig_keys_n(r, keys + i, 1);
+		return;
+	}
+	rig_keys_n(r, keys, cut1);
+	rig_keys_n(r, keys + cut1, cut2 - cut1);
+	rig_keys_n(r, keys + cut2, n - cut2);
+}
+
+/* Whether two rigs show the same lines, cursor and wire. */
+static int
+paste_same(struct rig *a, struct rig *b)
+{
+	struct strs	la = { NULL, 0 }, lb = { NULL, 0 };
+	size_t		sa, sb, i;
+	int		ok;
+
+	term_lines(a->term, &la, &sa);
+	term_lines(b->term, &lb, &sb);
+	ok = la.n == lb.n && sa == sb && a->term->errors == 0 &&
+	    b->term->errors == 0 && a->term->row == b->term->row &&
+	    a->term->col == b->term->col &&
+	    a->term->nscrolled == b->term->nscrolled &&
+	    a->sent.len == b->sent.len && a->lines == b->lines &&
+	    memcmp(a->sent.data, b->sent.data, a->sent.len) == 0;
+	for (i = 0; ok && i < la.n; i++)
+		ok = strcmp(la.v[i], lb.v[i]) == 0;
+	if (!ok) {
+		show_lines("whole", &la);
+		show_lines("split", &lb);
+	}
+	strs_free(&la);
+	strs_free(&lb);
+	return ok;
+}
+
+/*
+ * A paste (many lines in one read) is echoed as its lines in one run of
+ * the own style, with the region drawn once after them; the screen and
+ * the wire are what the same keys give fed in any pieces, which take the
+ * path of one line at a time.
+ */
+static void
+test_paste(void)
+{
+	/* Lines with UTF-8, editing keys, escapes, CR LF, a tab, DEL. */
+	static const char keys[] =
+	    "first line\r\n"
+	    "caf" E_ACUTE " " KAN " two\r"
+	    "typo\x7f\x7fo" LEFT LEFT "x" END "\n"
+	    "gone\x15kept \x17word " GRIN "\r\n"
+	    HOME "<" END ">" DELETE "\r"
+	    "\x1b" "a meta\tand tab\r\n"
+	    "tail " EURO " not ended";
+	struct strs	 want = { NULL, 0 };
+	struct rig	 whole, split;
+	char		 big[64 * 32], line[32];
+	size_t		 n = sizeof(keys) - 1, i, j, len = 0, bad = 0;
+	int		 k;
+
+	paste_feed(&whole, 80, 24, keys, n, n, n, 0);
+	check_sent(&whole, "first line\n"
+	    "caf" E_ACUTE " " KAN " two\n"
+	    "txyo\n"
+	    "word " GRIN "\n"
+	    "<>\n"
+	    " metaand tab\n",
+	    "a paste with editing keys sends the lines as typed");
+	rig_close(&whole);
+
+	paste_feed(&whole, 80, 24, keys, n, n, n, 0);
+	paste_feed(&split, 80, 24, keys, n, 0, n, 1);
+	tap_ok(paste_same(&whole, &split), "a paste whole and byte by byte: "
+	    "the same screen, cursor and wire");
+	rig_close(&split);
+	for (i = 0; i <= n; i++)
+		for (j = i; j <= n; j += 7) {
+			paste_feed(&split, 80, 24, keys, n, i, j, 0);
+			if (!paste_same(&whole, &split) && bad++ == 0)
+				tap_diag("cut at %zu and %zu", i, j);
+			rig_close(&split);
+		}
+	tap_ok(bad == 0, "a paste cut anywhere, mid-UTF-8 and mid-escape "
+	    "included: the same screen, cursor and wire (%zu differ)", bad);
+	rig_close(&whole);
+
+	/* Narrow and short: the lines wrap and scroll the screen away. */
+	paste_feed(&whole, 9, 5, keys, n, n, n, 0);
+	for (i = 0, bad = 0; i <= n; i++) {
+		paste_feed(&split, 9, 5, keys, n, i, n, 0);
+		bad += !paste_same(&whole, &split);
+		rig_close(&split);
+	}
+	tap_ok(bad == 0, "at 9x5, a paste cut anywhere: the same screen "
+	    "(%zu differ)", bad);
+	rig_close(&whole);
+
+	/* Sixty-four lines: one style run, one prompt. */
+	for (k = 0; k < 64; k++) {
+		snprintf(line, sizeof(line), "pasted %02d\r", k);
+		memcpy(big + len, line, strlen(line));
+		len += strlen(line);
+	}
+	rig_open(&whole, 80, 24, "> ", "you: ", 0);
+	rig_print(&whole, "peer unfinished");
+	whole.lines += editor_keys(whole.ed, big, len, &whole.out,
+	    &whole.sent);
+	tap_ok(whole.lines == 64 && whole.sent.len == 64 * 10,
+	    "64 pasted lines are 64 lines on the wire");
+	tap_ok(count_of(whole.out.data, whole.out.len, "\033[1m") == 1 &&
+	    count_of(whole.out.data, whole.out.len, "\033[0m") == 1,
+	    "their echo is one run of the own style");
+	tap_ok(count_of(whole.out.data, whole.out.len, "> ") == 1 &&
+	    count_of(whole.out.data, whole.out.len, "peer unfinished") == 1,
+	    "the region (the peer's line, the prompt) is drawn once after "
+	    "them");
+	rig_drain(&whole);
+	for (k = 0; k < 64; k++) {
+		snprintf(line, sizeof(line), "you: pasted %02d", k);
+		strs_push(&want, line, strlen(line));
+	}
+	strs_push(&want, "peer unfinished", 15);
+	strs_push(&want, "> ", 2);
+	screen_matches(&whole, &want, "", 0, "and the screen shows every "
+	    "line, the peer's unfinished one and the prompt below them");
+	strs_free(&want);
+	rig_close(&whole);
+}
+
 int
 main(void)
 {
@@ -2348,6 +2503,7 @@ main(void)
 	test_splits();
 	test_print_fast();
 	test_enter();
+	test_paste();
 	test_history();
 	test_limit();
 	test_print_while_typing();

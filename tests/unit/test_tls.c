@@ -571,6 +571,92 @@ test_cancelled_send(SSL_CTX *sctx, SSL_CTX *cctx)
 	close(fds[0]);
 }
 
+/* The reading end of test_send_some: len bytes of pattern seed 7. */
+struct some_reader {
+	struct conn	*c;
+	size_t		 len;
+	size_t		 got;
+	size_t		 bad;	/* the first byte out of pattern, + 1 */
+};
+
+static void *
+some_read(void *arg)
+{
+	struct some_reader *r = arg;
+	char buf[16384];
+	size_t n, i;
+	long long deadline = deadline_in(20000 * time_factor);
+	int end;
+
+	while (r->got < r->len && ms_left(deadline) > 0) {
+		n = recv_some(r->c, buf, sizeof buf < r->len - r->got ?
+		    sizeof buf : r->len - r->got, deadline, &end);
+		for (i = 0; i < n; i++)
+			if ((unsigned char)buf[i] != pattern(r->got + i, 7) &&
+			    r->bad == 0)
+				r->bad = r->got + i + 1;
+		r->got += n;
+		if (end != 0)
+			break;
+	}
+	return NULL;
+}
+
+/*
+ * conn_send_some sends what goes at once and no more, and
+ * conn_send_until goes on with the rest: over TLS, from a record that
+ * conn_send_some left half sent.  The reader starts only once the
+ * socket is full.
+ */
+static void
+test_send_some(SSL_CTX *sctx, SSL_CTX *cctx, int tls)
+{
+	struct conn server, client;
+	struct some_reader r;
+	const char *how = tls ? "TLS" : "plain";
+	unsigned char *big;
+	size_t len = 8 * 1024 * 1024, i;
+	ssize_t first, again;
+	pthread_t tid;
+	int fds[2];
+
+	if (tls && tls_pair(sctx, cctx, fds, &server, &client) == -1)
+		return;
+	if (!tls) {
+		if (tcp_pair(fds) == -1)
+			return;
+		conn_init(&server, fds[0], NULL);
+		conn_init(&client, fds[1], NULL);
+	}
+	if ((big = malloc(len)) == NULL)
+		abort();
+	for (i = 0; i < len; i++)
+		big[i] = pattern(i, 7);
+	first = conn_send_some(&server, big, len);
+	tap_ok(first > 0 && (size_t)first < len, "%s: conn_send_some sends "
+	    "what goes at once, not all of 8 MiB (%zd)", how, first);
+	again = first > 0 ? conn_send_some(&server, big + first,
+	    len - (size_t)first) : -1;
+	tap_ok(again == 0, "%s: on a full socket it sends nothing, "
+	    "without waiting (%zd)", how, again);
+	memset(&r, 0, sizeof r);
+	r.c = &client;
+	r.len = len;
+	if (first <= 0 || pthread_create(&tid, NULL, some_read, &r) != 0) {
+		free(big);
+		pair_free(fds, &server, &client);
+		return;
+	}
+	tap_ok(conn_send_until(&server, big + first, len - (size_t)first,
+	    -1) == 0, "%s: conn_send_until sends the rest", how);
+	pthread_join(tid, NULL);
+	tap_ok(r.got == len && r.bad == 0, "%s: the peer gets the 8 MiB "
+	    "whole and in order (%zu bytes, first bad %zu)", how, r.got,
+	    r.bad);
+	free(big);
+	pair_free(fds, &server, &client);
+}
+
 /* What the peer does in the failure tests, on the raw socket. */
 enum misbehave {
 	PEER_SILENT,		/* reads nothing, says nothing */
@@ -1121,6 +1207,8 @@ main(void)
 	test_ends(sctx, cctx);
 	test_failures(sctx, cctx);
 	test_cancelled_send(sctx, cctx);
+	test_send_some(sctx, cctx, 1);
+	test_send_some(NULL, NULL, 0);
 	test_front();
 	test_bulk(sctx, cctx, 1);
 	test_bulk(NULL, NULL, 0);
