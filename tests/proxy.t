@@ -182,12 +182,22 @@ def ipv6_proxy(srv):
 def console_list(tmp):
     con = ConsoleServer(tmp, args=" ".join(TRUST))
     sections.defer(con.close)
+    # Not a client until its header has come: not listed, not numbered.
+    base = thread_count(con.pid)
+    stalled = socket.create_connection(("127.0.0.1", con.port), 5)
+    stalled.sendall(b"PROXY ")
+    t.ok(wait_for(lambda: thread_count(con.pid) >= base + 1, 2),
+         "a stalled header has its thread")
+    t.ok(con.command("list", r"no sessions"), "list shows no session while "
+         "a header is awaited", con.screen())
     c = con.connect()
     c.send(v1("192.0.2.7", 5555) + b"hello\n")
     w = con.window(1)
-    t.ok(w and w.wait_text("hello"), "a proxied client gets its window")
-    t.ok(con.command("list", r"\n\s+1\s+192\.0\.2\.7:5555\s"),
-         "list shows the header's address", con.screen())
+    t.ok(w and w.wait_text("hello"), "a proxied client gets its window, "
+         "#1")
+    t.ok(con.command("list", r"\n\s+1\s+192\.0\.2\.7:5555\s.*\n(?!\s+2\s)"),
+         "list shows the header's address, and no one else", con.screen())
+    stalled.close()
     t.ok(con.command("kick 1", r"hung up on #1"), "kick 1",
          con.screen())
     t.ok(c.wait_eof(), "the kicked client is hung up on")
@@ -652,29 +662,6 @@ def stop_while_stalled(tmp):
          % rounds)
 
 
-def list_while_stalled(tmp):
-    """A proxy's connection is not a client until its header has come:
-    the console neither lists nor numbers it, and the client after it is
-    #1."""
-    con = ConsoleServer(tmp, args=" ".join(TRUST))
-    sections.defer(con.close)
-    base = thread_count(con.pid)
-    s = socket.create_connection(("127.0.0.1", con.port), 5)
-    s.sendall(b"PROXY ")
-    t.ok(wait_for(lambda: thread_count(con.pid) >= base + 1, 2),
-         "a stalled header has its thread")
-    t.ok(con.command("list", r"no sessions"), "list shows no session while "
-         "the header is awaited", con.screen())
-    c = con.connect()
-    c.send(v1("192.0.2.7", 5555) + b"hello\n")
-    w = con.window(1)
-    t.ok(w and w.wait_text("hello"), "the proxied client after it is #1")
-    t.ok(con.command("list", r"\n\s+1\s+192\.0\.2\.7:5555\s.*\n(?!\s+2\s)"),
-         "list shows it alone", con.screen())
-    s.close()
-    t.ok(con.stop(), "SIGTERM then stops it with status 0", con.screen())
-
-
 def usage(tmp):
     for arg in ("", "10.0.0.1/33", "10.1.2.3/8", "example.org"):
         st, out, err = run([PTYCHATD, "--no-tls", "--proxy-protocol", arg])
@@ -702,10 +689,9 @@ sections.run("TLS after the header",
              lambda tmp: after_the_header(sections.server(tmp, args=TRUST,
                                                           tls=True)))
 if missing_tools("tmux"):
-    t.skip("console", missing_tools("tmux"), count=2, tool=True)
+    t.skip("console", missing_tools("tmux"), tool=True)
 else:
     sections.run("console list", console_list)
-    sections.run("list while a header stalls", list_while_stalled)
 if missing_tools("haproxy"):
     t.skip("haproxy", missing_tools("haproxy"), count=3, tool=True)
 else:
