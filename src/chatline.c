@@ -266,7 +266,11 @@ chatline_flush_held(struct chatline *cl)
 	return chatline_leave(cl, chatline_flush(cl));
 }
 
-/* Returns how many bytes are typed on the line and not yet sent. */
+/*
+ * Returns how many bytes are typed on the line and not yet sent.  Writes
+ * nothing: chatline_flush_held counts on whoever holds the lock to write
+ * what waits, so this is for a line no other thread writes to.
+ */
 size_t
 chatline_pending(struct chatline *cl)
 {
@@ -281,7 +285,9 @@ chatline_pending(struct chatline *cl)
 
 /*
  * Returns the focus the terminal last reported (FOCUS_UNKNOWN: plain),
- * and in *gained whether it gained it since the last call.
+ * and in *gained whether it gained it since the last call.  Writes
+ * nothing, so only the thread that writes the window's echo may call it
+ * (see chatline_flush_held).
  */
 enum focus
 chatline_focus(struct chatline *cl, int *gained)

@@ -1088,14 +1088,6 @@ editor_incoming(struct editor *ed, uint32_t cp, struct editor_buf *out)
 	editor_incoming_char(ed, cp, out);
 }
 
-/*
- * Lays out the peer's printable ASCII and newlines at the start of s, as
- * editor_incoming would.  A line that ends within s goes straight to out:
- * the rows editor_incoming_ascii would write for good as it wraps, and
- * then the rest at its end, are all of it in order, after one erase.
- * Only the unfinished last line is kept in partial.  Returns how many
- * bytes it took, 0 if s starts with any other byte.
- */
 #ifdef __SSE2__
 /*
  * editor_print_lines for lines that start afresh, with no time stamp:
@@ -1156,6 +1148,14 @@ editor_print_block(struct editor *ed, const unsigned char *s, size_t n,
 }
 #endif
 
+/*
+ * Lays out the peer's printable ASCII and newlines at the start of s, as
+ * editor_incoming would.  A line that ends within s goes straight to out:
+ * the rows editor_incoming_ascii would write for good as it wraps, and
+ * then the rest at its end, are all of it in order, after one erase.
+ * Only the unfinished last line is kept in partial.  Returns how many
+ * bytes it took, 0 if s starts with any other byte.
+ */
 static size_t
 editor_print_lines(struct editor *ed, const unsigned char *s, size_t n,
     struct editor_buf *out)

@@ -812,7 +812,7 @@ struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
 	struct peer	 peer;		/* written under session_lock (the
-					   PROXY header, the clients name) */
+					   PROXY header, the client's name) */
 	int		 proxied;	/* a PROXY header comes first */
 	int		 sock;		/* the client's connection */
 	struct conn	 conn;		/* its I/O, plain or TLS */
@@ -862,6 +862,7 @@ const char *session_refusal(const struct limits *, const struct sockaddr *,
 void	 session_release(struct session *);
 int	 session_wait_all(int);
 unsigned long session_count(void);
+unsigned long session_running(void);
 unsigned long session_count_host(const char *);
 int	 session_move(struct session *, enum session_state);
 enum session_state session_state(struct session *);

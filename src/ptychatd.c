@@ -38,6 +38,12 @@
 #define DEFAULT_MAX_WAITING	16
 #define DEFAULT_MAX_WINDOW_RATE	5
 
+/*
+ * How many more than --max-clients of a proxy's connections may wait for
+ * their PROXY header at once: room for its health checks.
+ */
+#define PROXY_SPARE	16
+
 /* How long shutdown waits for sessions, then for terminals, in ms. */
 #define STOP_SESSIONS_MS	600
 #define STOP_TERMINALS_MS	400
@@ -283,11 +289,13 @@ accept_client(int lfd)
 	/*
 	 * A proxy's connection is judged after its header, by the client's
 	 * address, so that its health checks stay quiet while the desk is
-	 * away or full; here only its headers in flight are bounded.
+	 * away or full; here only its headers in flight are bounded: at
+	 * --max-clients and some spare, for its checks.
 	 */
 	proxied = limits.proxies.n > 0 &&
 	    access_allowed(&limits.proxies, (struct sockaddr *)&ss);
-	if (proxied && session_count() >= 2 * limits.max_clients)
+	if (proxied && session_running() - session_count() >=
+	    limits.max_clients + PROXY_SPARE)
 		why = "ptychatd: too many clients; try again later\n";
 	else if (!proxied)
 		why = session_refusal(&limits, (struct sockaddr *)&ss,
@@ -398,7 +406,7 @@ stop_server(const int *lfd, int nlisten, int sigfd)
 	session_hangup_all();
 	if (session_wait_all(STOP_SESSIONS_MS) == -1)
 		log_error("stopping: %lu sessions did not end in time",
-		    session_count());
+		    session_running());
 	/* Without their ptys, terminals exit; hurry up those that don't. */
 	children_wait(sigfd, STOP_TERMINALS_MS);
 	if (child_count() > 0) {
@@ -800,11 +808,11 @@ main(int argc, char *argv[])
 	stop_server(lfd, nlisten, sigfd);
 	console_stop();
 	termcmd_free(config.terminal.words);
-	free(limits.access.rules);
-	free(limits.proxies.rules);
 	session_set_clients(&(struct client_list){ NULL, 0 });
 	/* A session that did not end in time may still use them. */
-	if (session_count() == 0) {
+	if (session_running() == 0) {
+		free(limits.access.rules);
+		free(limits.proxies.rules);
 		SSL_CTX_free(config.tls);
 		identity_free(&trust.id);
 	}

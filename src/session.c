@@ -40,6 +40,8 @@
 /* What a plain client hears from --require-tls, and --clients. */
 #define SESSION_NEED_TLS \
 	"ptychatd: this server requires TLS; connect with ptychat\n"
+#define SESSION_AWAY "ptychatd: this operator is away; try again later\n"
+#define SESSION_FULL "ptychatd: too many clients; try again later\n"
 #define SESSION_NO_KEY \
 	"ptychatd: you sent no key; this server lets in only the keys on its " \
 	"list\n"
@@ -49,7 +51,8 @@ static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t session_ended = PTHREAD_COND_INITIALIZER;
 static struct session *session_list;
 static unsigned long session_live;
-static unsigned long session_numbers;	/* the last one given */
+static unsigned long session_admitted;	/* of those, numbered ones */
+static unsigned long session_numbers;	/* the last number given */
 
 /* The --clients list in force: SIGHUP replaces it whole. */
 static pthread_mutex_t session_clients_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -191,6 +194,8 @@ session_release(struct session *s)
 		return;
 	/* Out of the list first: what is found there has its fds open. */
 	pthread_mutex_lock(&session_lock);
+	if (s->number != 0)
+		session_admitted--;
 	if (s->prev != NULL)
 		s->prev->next = s->next;
 	else
@@ -377,7 +382,7 @@ session_count_host(const char *host)
  * Returns why the client at sa (host: its address as text) must be
  * turned away, as the line it is sent, or NULL to let it in.  checks:
  * REFUSE_ADDRESS, REFUSE_LOAD or both; counted: 1 when the client's own
- * session is already among the live ones.
+ * session is already among the live ones (for --max-per-host).
  */
 const char *
 session_refusal(const struct limits *l, const struct sockaddr *sa,
@@ -386,19 +391,33 @@ session_refusal(const struct limits *l, const struct sockaddr *sa,
 	if ((checks & REFUSE_ADDRESS) && !access_allowed(&l->access, sa))
 		return "ptychatd: access denied\n";
 	if ((checks & REFUSE_LOAD) && desk_state() != DESK_HERE)
-		return "ptychatd: this operator is away; try again later\n";
-	if ((checks & REFUSE_LOAD) &&
-	    session_count() - (counted != 0) >= l->max_clients)
-		return "ptychatd: too many clients; try again later\n";
+		return SESSION_AWAY;
+	if ((checks & REFUSE_LOAD) && session_count() >= l->max_clients)
+		return SESSION_FULL;
 	if ((checks & REFUSE_ADDRESS) && l->max_per_host != 0 &&
 	    session_count_host(host) >= l->max_per_host + (counted != 0))
 		return "ptychatd: too many connections from your address\n";
 	return NULL;
 }
 
-/* Returns the number of sessions whose threads still run. */
+/*
+ * Returns the number of clients: live sessions with a number, so not a
+ * proxy's connection still before its header.
+ */
 unsigned long
 session_count(void)
+{
+	unsigned long n;
+
+	pthread_mutex_lock(&session_lock);
+	n = session_admitted;
+	pthread_mutex_unlock(&session_lock);
+	return n;
+}
+
+/* Returns the number of sessions whose threads still run. */
+unsigned long
+session_running(void)
 {
 	unsigned long n;
 
@@ -693,17 +712,28 @@ session_proxy(struct session *s, struct sockaddr_storage *src)
 }
 
 /*
- * Gives s the next session number: at once for a direct client, so that
- * numbers follow the order of arrival; for a proxy's connection only
- * once its header has brought a client, so that the proxy's health
- * checks take none.
+ * Admits a proxy's connection as a client, once its header has brought
+ * one (so that the proxy's health checks take no number and count for
+ * nothing), if the desk takes one now: judged and counted in one step,
+ * so that clients coming together cannot overfill it.  Gives s the next
+ * number.  Returns NULL, or the line that turns the client away.
  */
-static void
-session_number(struct session *s)
+static const char *
+session_admit(struct session *s)
 {
+	const char *why = NULL;
+
 	pthread_mutex_lock(&session_lock);
-	s->number = ++session_numbers;
+	if (desk_state() != DESK_HERE)
+		why = SESSION_AWAY;
+	else if (session_admitted >= s->config->limits->max_clients)
+		why = SESSION_FULL;
+	else {
+		s->number = ++session_numbers;
+		session_admitted++;
+	}
 	pthread_mutex_unlock(&session_lock);
+	return why;
 }
 
 /*
@@ -735,17 +765,15 @@ session_front(struct session *s)
 		return -1;
 	}
 	/* Judged here, when the client's address is known. */
-	if (s->proxied && (refusal = session_refusal(s->config->limits,
-	    (struct sockaddr *)&src, s->peer.host, REFUSE_ADDRESS | REFUSE_LOAD,
-	    1)) != NULL) {
+	if (s->proxied && ((refusal = session_refusal(s->config->limits,
+	    (struct sockaddr *)&src, s->peer.host, REFUSE_ADDRESS, 1)) != NULL ||
+	    (refusal = session_admit(s)) != NULL)) {
 		/* The line without its "ptychatd: " and newline. */
 		log_info("refused %s: %.*s", s->peer.label,
 		    (int)strlen(refusal) - 11, refusal + 10);
 		session_turn_away(s, refusal);
 		return -1;
 	}
-	if (s->proxied)
-		session_number(s);
 	if (kind == FRONT_PLAIN && s->config->require_tls) {
 		log_info("session %lu %s: refused: plain, and TLS is required",
 		    s->number, s->peer.label);
@@ -885,8 +913,6 @@ session_open(const struct server_config *config, int sock,
 		net_refuse(sock, SESSION_NO_WINDOW);
 		return -1;
 	}
-	if (!proxied)
-		session_number(s);
 	atomic_init(&s->threads, 1);
 	atomic_init(&s->state, SESSION_OPENING);
 	atomic_init(&s->reader_stopped, 0);
@@ -901,6 +927,11 @@ session_open(const struct server_config *config, int sock,
 		session_list->prev = s;
 	session_list = s;
 	session_live++;
+	/* A direct client was judged by the accept loop; a proxy's, later. */
+	if (!proxied) {
+		s->number = ++session_numbers;
+		session_admitted++;
+	}
 	pthread_mutex_unlock(&session_lock);
 	if ((err = thread_start(session_main, s)) == 0)
 		return 0;

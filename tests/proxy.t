@@ -385,10 +385,13 @@ def away_or_full(srv):
          "and is logged by its own address")
     srv.proc.send_signal(signal.SIGUSR2)
     t.ok(srv.wait_log(r"back \(.*\): taking"), "SIGUSR2: back")
+    # A header still on its way is no client: it takes no place.
+    stalled = srv.connect()
+    stalled.send(b"PROXY TCP4 ")
     a = proxied(srv, v1("192.0.2.8", 5555), b"first\n")
     good, why = shown(srv, 1, "192.0.2.8:5555", "first")
-    t.ok(good, "--max-clients 1: one client comes in, #1: nothing before "
-         "it took a number", why)
+    t.ok(good, "--max-clients 1, a header on its way: one client comes in, "
+         "#1: nothing before it took a number or a place", why)
     quiet, got = closed_quietly(srv, V2_LOCAL, True)
     t.ok(quiet, "full: a health check is closed, nothing sent", got)
     b = proxied(srv, v1("192.0.2.9", 5555), b"second\n")
@@ -396,9 +399,14 @@ def away_or_full(srv):
          "full: the next client hears why", b.buf)
     t.ok(srv.wait_log(r"refused 192\.0\.2\.9:5555: too many clients"),
          "and is logged by its own address")
+    stalled.close()
+    t.ok(srv.wait_log(r"refused 127\.0\.0\.1:\d+: PROXY header cut short "
+                      r"after 11 bytes"), "the stalled header is refused "
+         "when it ends")
     t.eq([line for line in srv.text().splitlines()
-          if "127.0.0.1:" in line], [], "no line names the proxy's own "
-         "connections: the checks were quiet")
+          if "127.0.0.1:" in line and "cut short" not in line], [],
+         "no other line names the proxy's own connections: the checks were "
+         "quiet")
     a.close()
 
 
