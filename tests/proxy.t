@@ -410,6 +410,31 @@ def away_or_full(srv):
     a.close()
 
 
+def headers_bounded(srv):
+    """At most --max-clients + 16 of a proxy's connections wait for their
+    header at once; the next is turned away at the door."""
+    base = thread_count(srv.pid)
+    held = []
+    for _ in range(17):
+        c = srv.connect()
+        c.send(b"PROXY ")
+        held.append(c)
+    t.ok(wait_for(lambda: thread_count(srv.pid) >= base + 17, 5),
+         "--max-clients 1: 17 headers on their way are held",
+         thread_count(srv.pid))
+    c = srv.connect()
+    c.send(b"PROXY ")
+    t.ok(refused(c, b"ptychatd: too many clients; try again later\n"),
+         "the 18th is turned away at once", c.buf)
+    t.ok(srv.wait_log(r"refused 127\.0\.0\.1:%d: too many clients"
+                      % c.sock.getsockname()[1]), "logged by the proxy's "
+         "address: no client is known yet")
+    for c in held:
+        c.close()
+    t.ok(wait_for(lambda: thread_count(srv.pid) == base, 5),
+         "their threads end with them")
+
+
 def after_the_header(srv):
     """TLS passes behind a header: the hello right after it is not lost."""
     for number, header, address in (
@@ -688,6 +713,8 @@ sections.with_server("bad headers", TRUST, bad_headers)
 sections.with_server("health checks", TRUST, health_checks)
 sections.with_server("away or full", TRUST + ["--max-clients", "1"],
                      away_or_full)
+sections.with_server("headers in flight bounded",
+                     TRUST + ["--max-clients", "1"], headers_bounded)
 if has_ipv6_loopback():
     sections.with_server("a proxy at ::1", ["-b", "::1", "--proxy-protocol",
                                             "::1/128"], ipv6_proxy)
