@@ -69,7 +69,7 @@ struct editor {
 	size_t		 len;
 	size_t		 cursor;	/* a byte offset on a code point */
 	int		 bell;
-	int		 own_open;	/* our lines written, bold still on */
+	int		 own_open;	/* our lines written, bold on */
 	enum focus	 focus;		/* the last focus report */
 	int		 focus_gained;	/* a CSI I since editor_focus asked */
 

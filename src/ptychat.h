@@ -715,7 +715,7 @@ struct terminal {
 	const char	*bridge;	/* ptychat-bridge, or NULL */
 	int		 xterm;		/* add xterm's hardening resources */
 	int		 plain;		/* the bridge leaves editing to the tty */
-	const char	*why;		/* how -t auto chose it, or NULL */
+	const char	*why;		/* how auto chose it, or NULL */
 };
 
 /*
@@ -811,8 +811,8 @@ enum session_state {
 struct session {
 	const struct server_config *config;
 	unsigned long	 number;	/* from 1, in order of arrival */
-	struct peer	 peer;		/* written under session_lock (the
-					   PROXY header, the client's name) */
+	struct peer	 peer;		/* written under session_lock
+					   (PROXY header, client's name) */
 	int		 proxied;	/* a PROXY header comes first */
 	int		 sock;		/* the client's connection */
 	struct conn	 conn;		/* its I/O, plain or TLS */

@@ -766,8 +766,8 @@ session_front(struct session *s)
 	}
 	/* Judged here, when the client's address is known. */
 	if (s->proxied && ((refusal = session_refusal(s->config->limits,
-	    (struct sockaddr *)&src, s->peer.host, REFUSE_ADDRESS, 1)) != NULL ||
-	    (refusal = session_admit(s)) != NULL)) {
+	    (struct sockaddr *)&src, s->peer.host, REFUSE_ADDRESS, 1)) !=
+	    NULL || (refusal = session_admit(s)) != NULL)) {
 		/* The line without its "ptychatd: " and newline. */
 		log_info("refused %s: %.*s", s->peer.label,
 		    (int)strlen(refusal) - 11, refusal + 10);
