@@ -379,6 +379,20 @@ session_count_host(const char *host)
 }
 
 /*
+ * Returns why no new client may come in while clients of max_clients
+ * are in, as the line it is sent, or NULL.
+ */
+static const char *
+session_load(unsigned long clients, unsigned long max_clients)
+{
+	if (desk_state() != DESK_HERE)
+		return SESSION_AWAY;
+	if (clients >= max_clients)
+		return SESSION_FULL;
+	return NULL;
+}
+
+/*
  * Returns why the client at sa (host: its address as text) must be
  * turned away, as the line it is sent, or NULL to let it in.  checks:
  * REFUSE_ADDRESS, REFUSE_LOAD or both; counted: 1 when the client's own
@@ -388,12 +402,13 @@ const char *
 session_refusal(const struct limits *l, const struct sockaddr *sa,
     const char *host, int checks, int counted)
 {
+	const char *why;
+
 	if ((checks & REFUSE_ADDRESS) && !access_allowed(&l->access, sa))
 		return "ptychatd: access denied\n";
-	if ((checks & REFUSE_LOAD) && desk_state() != DESK_HERE)
-		return SESSION_AWAY;
-	if ((checks & REFUSE_LOAD) && session_count() >= l->max_clients)
-		return SESSION_FULL;
+	if ((checks & REFUSE_LOAD) &&
+	    (why = session_load(session_count(), l->max_clients)) != NULL)
+		return why;
 	if ((checks & REFUSE_ADDRESS) && l->max_per_host != 0 &&
 	    session_count_host(host) >= l->max_per_host + (counted != 0))
 		return "ptychatd: too many connections from your address\n";
@@ -721,14 +736,11 @@ session_proxy(struct session *s, struct sockaddr_storage *src)
 static const char *
 session_admit(struct session *s)
 {
-	const char *why = NULL;
+	const char *why;
 
 	pthread_mutex_lock(&session_lock);
-	if (desk_state() != DESK_HERE)
-		why = SESSION_AWAY;
-	else if (session_admitted >= s->config->limits->max_clients)
-		why = SESSION_FULL;
-	else {
+	if ((why = session_load(session_admitted,
+	    s->config->limits->max_clients)) == NULL) {
 		s->number = ++session_numbers;
 		session_admitted++;
 	}
