@@ -167,7 +167,8 @@ def hang_up_while_typing(srv):
          "rounds: each session notices" % rounds)
     t.ok(wait_for(lambda: counts(srv.pid) == base, 10 * SLOW),
          "fds and threads back to %r" % (base,), counts(srv.pid))
-    t.eq(zombies(srv.pid), [], "no zombie")
+    t.ok(wait_for(lambda: zombies(srv.pid) == [], 5 * SLOW), "no zombie",
+         zombies(srv.pid))
 
 
 def stop_while_opening(tmp):
