@@ -92,7 +92,13 @@ class TLSClient:
         return wait_for(lambda: needle in self.text(), timeout)
 
     def wait_exit(self, timeout=5.0):
-        return wait_for(lambda: self.proc.poll() is not None, timeout)
+        """True once s_client has exited and everything it printed has
+        been gathered (its reader has seen the end of its output)."""
+        deadline = time.monotonic() + timeout
+        if not wait_for(lambda: self.proc.poll() is not None, timeout):
+            return False
+        self.reader.join(max(0.0, deadline - time.monotonic()))
+        return not self.reader.is_alive()
 
     def close(self):
         if self.proc.poll() is None:
