@@ -36,6 +36,7 @@
 #include "ptychat.h"
 
 #define EDITOR_LINE_MAX		4095	/* bytes; a canonical pty line's cap */
+#define EDITOR_LINE_START	128	/* bytes the line starts with */
 #define EDITOR_HISTORY_MAX	100
 #define EDITOR_PARTIAL_ROWS	4	/* rows of an unfinished peer line */
 #define EDITOR_PARTIAL_MAX	16384	/* bytes of it: zero-width runs */
@@ -65,7 +66,8 @@ struct editor {
 	int		 height;
 	locale_t	 ctype;		/* C.UTF-8 for wcwidth, or 0 */
 
-	char		 line[EDITOR_LINE_MAX];	/* valid printable UTF-8 */
+	char		*line;		/* valid printable UTF-8, grown */
+	size_t		 linecap;	/* as typing needs, to EDITOR_LINE_MAX */
 	size_t		 len;
 	size_t		 cursor;	/* a byte offset on a code point */
 	int		 bell;
@@ -76,8 +78,7 @@ struct editor {
 	char		*history[EDITOR_HISTORY_MAX];	/* oldest first */
 	size_t		 nhistory;
 	size_t		 history_at;	/* nhistory: the line being edited */
-	char		 saved[EDITOR_LINE_MAX];	/* that line */
-	size_t		 savedlen;
+	struct editor_buf saved;	/* that line */
 
 	struct keys	 keys;
 
@@ -280,7 +281,9 @@ editor_new(const char *prompt, const char *own_prefix, int timestamps)
 	ed->width = 80;
 	ed->height = 24;
 	ed->dirty_from = SIZE_MAX;
-	if (editor_dup_safe(ed, prompt != NULL ? prompt : "", &ed->prompt,
+	ed->linecap = EDITOR_LINE_START;
+	if ((ed->line = malloc(ed->linecap)) == NULL ||
+	    editor_dup_safe(ed, prompt != NULL ? prompt : "", &ed->prompt,
 	    &ed->promptlen) == -1 ||
 	    editor_dup_safe(ed, own_prefix != NULL ? own_prefix : "",
 	    &ed->own_prefix, &ed->own_prefixlen) == -1) {
@@ -301,6 +304,8 @@ editor_free(struct editor *ed)
 	for (i = 0; i < ed->nhistory; i++)
 		free(ed->history[i]);
 	editor_buf_free(&ed->partial);
+	editor_buf_free(&ed->saved);
+	free(ed->line);
 	free(ed->prompt);
 	free(ed->own_prefix);
 	if (ed->ctype != (locale_t)0)
@@ -672,10 +677,35 @@ editor_changed(struct editor *ed, size_t from)
 		ed->dirty_from = from;
 }
 
+/*
+ * Makes the line's buffer hold n bytes (at most EDITOR_LINE_MAX).  Most
+ * lines are short, and an idle session should not hold a full line's
+ * worth.  Returns -1 if memory ran out, leaving the line as it was.
+ */
+static int
+editor_line_room(struct editor *ed, size_t n)
+{
+	char	*line;
+	size_t	 cap;
+
+	if (n <= ed->linecap)
+		return 0;
+	for (cap = ed->linecap; cap < n; cap *= 2)
+		;
+	if (cap > EDITOR_LINE_MAX)
+		cap = EDITOR_LINE_MAX;
+	if ((line = realloc(ed->line, cap)) == NULL)
+		return -1;
+	ed->line = line;
+	ed->linecap = cap;
+	return 0;
+}
+
 static void
 editor_insert(struct editor *ed, const char *s, size_t n)
 {
-	if (n > EDITOR_LINE_MAX - ed->len) {
+	if (n > EDITOR_LINE_MAX - ed->len ||
+	    editor_line_room(ed, ed->len + n) == -1) {
 		ed->bell = 1;
 		return;
 	}
@@ -751,8 +781,11 @@ editor_history_walk(struct editor *ed, int step)
 		if (ed->history_at == 0)
 			return;
 		if (ed->history_at == ed->nhistory) {
-			memcpy(ed->saved, ed->line, ed->len);
-			ed->savedlen = ed->len;
+			ed->saved.len = 0;
+			if (editor_put(&ed->saved, ed->line, ed->len) == -1) {
+				ed->bell = 1;
+				return;
+			}
 		}
 		ed->history_at--;
 	} else {
@@ -761,13 +794,19 @@ editor_history_walk(struct editor *ed, int step)
 		ed->history_at++;
 	}
 	if (ed->history_at == ed->nhistory) {
-		s = ed->saved;
-		n = ed->savedlen;
+		s = ed->saved.data;
+		n = ed->saved.len;
 	} else {
 		s = ed->history[ed->history_at];
 		n = strlen(s);
 	}
-	memcpy(ed->line, s, n);
+	if (editor_line_room(ed, n) == -1) {
+		ed->history_at += step < 0 ? 1 : -1;
+		ed->bell = 1;
+		return;
+	}
+	if (n > 0)
+		memcpy(ed->line, s, n);
 	ed->len = n;
 	ed->cursor = n;
 	editor_changed(ed, 0);

@@ -389,12 +389,21 @@ relay_window_to_socket(struct session *s)
 	struct pollfd pfd[RELAY_POLL_MAX];
 	struct outbox_msg *m, *next;
 	enum session_state state;
-	char buf[RELAY_KEYS_MAX];
+	char *buf;
 	uint64_t count;
 	nfds_t nfds;
 	ssize_t n = 0;
 	int wait_ms, ready;
 
+	/*
+	 * On the heap, not the stack: below a 16 KiB frame every call
+	 * would touch pages of its own, for each idle session.
+	 */
+	if ((buf = malloc(RELAY_KEYS_MAX)) == NULL) {
+		window_note(s, "*** ptychat: out of memory; not reading this "
+		    "window ***");
+		goto out;
+	}
 	pfd[RELAY_POLL_PTY].fd = s->term.pty;
 	pfd[RELAY_POLL_PTY].events = POLLIN;
 	pfd[RELAY_POLL_HANGUP].fd = s->hangup;
@@ -434,8 +443,8 @@ relay_window_to_socket(struct session *s)
 		 * comes soon, and the hang-up is polled then; the state at
 		 * the top of the loop is looked at every time.
 		 */
-		if (n == (ssize_t)sizeof buf) {
-			n = relay_read_keys(s, buf, sizeof buf);
+		if (n == RELAY_KEYS_MAX) {
+			n = relay_read_keys(s, buf, RELAY_KEYS_MAX);
 			if (n == -1 && errno == EAGAIN)
 				continue;
 			goto got;
@@ -461,7 +470,7 @@ relay_window_to_socket(struct session *s)
 			relay_client_gone(s, "connection lost");
 		if (pfd[RELAY_POLL_PTY].revents == 0)
 			continue;
-		n = relay_read_keys(s, buf, sizeof buf);
+		n = relay_read_keys(s, buf, RELAY_KEYS_MAX);
 got:
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -510,4 +519,5 @@ out:
 	/* Wakes the other relay, and the client sees end of file. */
 	(void)shutdown(s->sock, SHUT_RDWR);
 	editor_buf_free(&lines);
+	free(buf);
 }
