@@ -73,7 +73,7 @@ def typing_under_fire(srv):
                                                     chatter.sent))
          or w.wait_text("chatter %d\r\n" % chatter.sent),
          "the client's messages are shown above the line")
-    t.ok("you: " + line in w.text(), "the sent line is shown as 'you: ...'")
+    t.ok(w.wait_text("you: " + line), "the sent line is shown as 'you: ...'")
 
 
 def editing(srv):
@@ -99,6 +99,32 @@ def editing(srv):
         want += (sent + "\n").encode()
         t.ok(c.wait_data(want) and c.buf == want,
              "typing %r sends %r" % (typed, sent), c.buf[-100:])
+
+
+def quick_answers(srv):
+    """A client that answers each line the moment it arrives: the echo
+    of the operator's line, held back a moment to share a write with
+    that answer, is always drawn first, and drawn once."""
+    c = srv.connect()
+    w = srv.window(1)
+    rounds = 200
+    for i in range(rounds):
+        w.type("ping %d\r" % i)
+        if not c.wait_data("ping %d\n" % i):
+            break
+        c.send("pong %d\n" % i)
+    t.ok(w.wait_text("pong %d\r\n" % (rounds - 1)),
+         "%d lines answered at once all reach the window" % rounds)
+    text = w.text()
+    misplaced = [i for i in range(rounds)
+                 if text.count("you: ping %d\r\n" % i) != 1 or
+                 text.count("pong %d\r\n" % i) != 1 or
+                 text.find("you: ping %d\r\n" % i) >
+                 text.find("pong %d\r\n" % i)]
+    t.eq(misplaced, [], "each echo is drawn once, before its answer")
+    w.type("unanswered\r")
+    t.ok(c.wait_data("unanswered\n") and w.wait_text("you: unanswered"),
+         "a line no answer follows is echoed all the same")
 
 
 def timestamps(srv):
@@ -235,6 +261,7 @@ def client_plain():
 
 section("typing", [], typing_under_fire)
 section("editing", [], editing)
+section("quick answers", [], quick_answers)
 section("timestamps", ["--timestamps"], timestamps)
 section("plain", ["--plain"], plain)
 sections.run("client on a terminal", lambda tmp: client_on_a_terminal())
