@@ -412,7 +412,7 @@ relay_window_to_socket(struct session *s)
 	nfds_t nfds;
 	ssize_t n = 0;
 	long long echo_due = 0;	/* when a held echo is written, or 0 */
-	size_t echo_keys = 0;	/* keys sent since, their echo maybe held */
+	size_t echo_keys = 0;	/* keys sent since the echo was written */
 	long long left;
 	int wait_ms, ready;
 

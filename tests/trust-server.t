@@ -94,7 +94,7 @@ class TLSClient:
     def wait_exit(self, timeout=5.0):
         """True once s_client has exited and everything it printed has
         been gathered (its reader has seen the end of its output)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * SLOW
         if not wait_for(lambda: self.proc.poll() is not None, timeout):
             return False
         self.reader.join(max(0.0, deadline - time.monotonic()))
