@@ -103,6 +103,43 @@ def kick_during_paste(tmp):
     wound_down(con, base)
 
 
+def kick_while_echo_waits(tmp):
+    """A short line's echo waits a moment for the client's answer: the
+    console's kick (odd rounds) or the client's reset (even ones) lands
+    while it waits."""
+    con = ConsoleServer(tmp, args=" ".join(NO_RATE))
+    t.ok(con.port, "ptychatd runs with its console", con.screen())
+    base = baseline(con)
+    start, done, rounds = time.monotonic(), 0, 0
+    while rounds < ROUNDS and time.monotonic() - start < BUDGET:
+        rounds += 1
+        number = rounds + 1
+        c = con.connect()
+        w = con.window(number)
+        if w is None or not w.wait_text("Close this window", 5 * SLOW):
+            break
+        type_into(w, "held %d\r" % rounds)
+        if rounds % 2:
+            con.type("kick %d" % number)
+            if not c.wait_eof(5 * SLOW):
+                break
+        else:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                              struct.pack("ii", 1, 0))
+        c.close()
+        ended = r"session %d \S+: (hung up|client gone|client closed)" \
+            % number
+        if not wait_for(lambda: re.search(ended, con.screen()), 5 * SLOW):
+            break
+        # A kicked window has closed; the client's stays for the operator.
+        if rounds % 2 == 0:
+            w.close()
+        done += 1
+    t.eq(done, rounds, "kick or reset while a line's echo waits, %d "
+         "rounds: every session ends" % rounds)
+    wound_down(con, base)
+
+
 def say_while_hanging_up(tmp):
     con = ConsoleServer(tmp, args=" ".join(NO_RATE))
     t.ok(con.port, "ptychatd runs with its console", con.screen())
@@ -190,6 +227,7 @@ def stop_while_opening(tmp):
 
 
 sections.run("kick during a paste", kick_during_paste)
+sections.run("kick while an echo waits", kick_while_echo_waits)
 sections.run("say while the client hangs up", say_while_hanging_up)
 sections.with_server("hang-up while typing", [], hang_up_while_typing)
 sections.run("stop while windows open", stop_while_opening)
